@@ -1,0 +1,29 @@
+# Two commands for a new machine: `make run` (set up + the main job) and `make test`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+DATA_DIR ?=
+MODEL ?= proxy:gemma3-270m
+SUITE ?= ja
+TEST_DATA ?= $(abspath ../shared/data)
+
+.PHONY: setup run test bench clean
+
+# torch is pinned to the CPU build on this machine's disk; unpinned, pip resolves a multi-GB CUDA build.
+$(VENV)/.installed: pyproject.toml constraints.txt
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q -c constraints.txt torch==2.13.0 -e '.[dev]'
+	touch $@
+
+setup: $(VENV)/.installed
+
+run: setup
+	$(VENV)/bin/swallow-eval run --suite $(SUITE) --model $(MODEL) $(if $(DATA_DIR),--data-dir $(DATA_DIR))
+
+test: setup
+	SWALLOW_EVAL_TEST_DATA=$(TEST_DATA) $(PY) -m pytest -q
+
+bench: setup
+	$(PY) bench/overhead.py --data-dir $(or $(DATA_DIR),$(TEST_DATA))
+
+clean:
+	rm -rf $(VENV) build *.egg-info

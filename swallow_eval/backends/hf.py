@@ -1,0 +1,291 @@
+"""Hugging Face transformers backend (CPU or GPU): proxy models, CI and small-scale runs.
+
+Log-likelihoods never compute the language-model head over a whole sequence: with a 262k
+vocabulary that dominates the cost of a small model. Hidden states are gathered at the positions
+that score a continuation and only those go through the head. Choices that share a context with
+single-token continuations (MMLU letters) cost one forward pass; choices that share a context with
+longer continuations reuse the context's KV cache.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Iterator, Sequence
+
+import torch
+
+from swallow_eval.backends.base import ModelInfo, encode_pair
+from swallow_eval.errors import UserError
+from swallow_eval.requests import Generation, GenerateRequest, Loglikelihood, LoglikelihoodRequest, cut_at_stop
+
+LOGIT_ROWS_PER_CHUNK = 64  # rows of vocabulary-sized log-softmax held at once
+
+
+@dataclass
+class _Row:
+    """One forward sequence and the continuations it scores: (request index, first position, tokens)."""
+
+    ids: tuple[int, ...]
+    targets: list[tuple[int, int, tuple[int, ...]]]
+
+
+class HFBackend:
+    name = "hf"
+
+    def __init__(self, model, dtype: str | None = None, device: str | None = None, batch_size: int = 8,
+                 max_batch_tokens: int = 8192, trust_remote_code: bool = False):
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        # fp32 on CPU: bf16 results change with batch composition (notes/cpu-stack.md).
+        self.dtype = dtype or ("float32" if self.device == "cpu" else "auto")
+        torch_dtype = "auto" if self.dtype == "auto" else getattr(torch, self.dtype, None)
+        if torch_dtype is None:
+            raise UserError(f"--dtype {self.dtype}: not a torch dtype (float32, bfloat16, float16, auto)")
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(model.path, trust_remote_code=trust_remote_code)
+            # On GPUs, accelerate spreads a large model over all visible devices.
+            placement = {"device_map": "auto"} if self.device == "cuda" else {}
+            self.model = AutoModelForCausalLM.from_pretrained(
+                model.path, dtype=torch_dtype, trust_remote_code=trust_remote_code, **placement
+            )
+        except (OSError, ValueError) as exc:
+            raise UserError(f"--model {model.spec}: cannot load ({str(exc).splitlines()[0]})") from exc
+        if self.device != "cuda":
+            self.model.to(self.device)
+        self.model.eval()
+        self.batch_size = batch_size
+        self.max_batch_tokens = max_batch_tokens
+        config = self.model.config
+        self.max_length = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
+        eos = self.model.generation_config.eos_token_id
+        eos = eos if eos is not None else self.tokenizer.eos_token_id
+        self.eos_ids = set(eos if isinstance(eos, list) else [eos])
+        self.eos_id = self.tokenizer.eos_token_id if self.tokenizer.eos_token_id is not None else min(self.eos_ids)
+        self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.eos_id
+        self.bos_id = self.tokenizer.bos_token_id
+        with_special = self.tokenizer("a").input_ids
+        self.info = ModelInfo(
+            path=model.path,
+            model_type=config.model_type,
+            tokenizer_adds_bos=self.bos_id is not None and with_special[:1] == [self.bos_id],
+            tokenizer=self.tokenizer,
+        )
+
+    def identity(self) -> dict:
+        return {"backend": self.name, "dtype": self.dtype, "device": torch.device(self.device).type}
+
+    def close(self) -> None:
+        del self.model
+
+    @functools.lru_cache(maxsize=200_000)
+    def _encode_cached(self, text: str) -> tuple[int, ...]:
+        return tuple(self.tokenizer(text, add_special_tokens=False).input_ids)
+
+    def _encode(self, text: str) -> list[int]:
+        return list(self._encode_cached(text))
+
+    # ---- log-likelihood --------------------------------------------------------------------
+
+    @torch.inference_mode()
+    def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> Iterator[list[tuple[int, Loglikelihood]]]:
+        pairs = []
+        for request in requests:
+            context, continuation = encode_pair(self._encode, request.context, request.continuation)
+            if request.add_bos and self.bos_id is not None:
+                context = [self.bos_id] + context
+            pairs.append((tuple(context or [self.eos_id]), tuple(continuation)))
+        by_context: dict[tuple, list[int]] = defaultdict(list)
+        for index, (context, _) in enumerate(pairs):
+            by_context[context].append(index)
+        rows, shared = [], []
+        for context, indices in by_context.items():
+            continuations = [pairs[i][1] for i in indices]
+            longest = max(len(c) for c in continuations)
+            if all(len(c) == 1 for c in continuations):
+                rows.append(_Row(context, [(i, len(context) - 1, c) for i, c in zip(indices, continuations)]))
+            elif len(indices) > 1 and (self.max_length is None or len(context) + longest <= self.max_length):
+                shared.append((context, indices))
+            else:
+                for i, c in zip(indices, continuations):
+                    rows.append(_Row(context + c[:-1], [(i, len(context) - 1, c)]))
+        yield from self._score_rows(rows)
+        for context, indices in sorted(shared, key=lambda s: -len(s[0])):
+            yield self._score_shared(context, [(i, pairs[i][1]) for i in indices])
+
+    def _score_rows(self, rows: list[_Row]) -> Iterator[list[tuple[int, Loglikelihood]]]:
+        rows = [self._truncate(row) for row in rows]
+        rows.sort(key=lambda row: -len(row.ids))
+        for batch in self._batches(rows, lambda row: len(row.ids)):
+            width = len(batch[0].ids)
+            ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long)
+            mask = torch.zeros((len(batch), width), dtype=torch.long)
+            for b, row in enumerate(batch):
+                ids[b, : len(row.ids)] = torch.tensor(row.ids)
+                mask[b, : len(row.ids)] = 1
+            hidden = self._hidden(ids.to(self.model.device), mask.to(self.model.device))
+            picks = [
+                (index, hidden[b, start : start + len(tokens)], tokens)
+                for b, row in enumerate(batch)
+                for index, start, tokens in row.targets
+            ]
+            yield self._sum_logprobs(picks)
+
+    def _score_shared(self, context: tuple, members: list[tuple[int, tuple]]) -> list[tuple[int, Loglikelihood]]:
+        """One forward pass over the shared context, then all continuations against its KV cache."""
+        out = self.model.base_model(input_ids=torch.tensor([context], device=self.model.device), use_cache=True)
+        last = out.last_hidden_state[0, -1:]
+        longest = max(len(tokens) for _, tokens in members)
+        cache = out.past_key_values
+        cache.batch_repeat_interleave(len(members))
+        ids = torch.full((len(members), longest - 1), self.pad_id, dtype=torch.long)
+        mask = torch.cat(
+            [torch.ones((len(members), len(context)), dtype=torch.long), torch.zeros_like(ids)], dim=1
+        )
+        for b, (_, tokens) in enumerate(members):
+            ids[b, : len(tokens) - 1] = torch.tensor(tokens[:-1])
+            mask[b, len(context) : len(context) + len(tokens) - 1] = 1
+        after = self.model.base_model(
+            input_ids=ids.to(self.model.device),
+            attention_mask=mask.to(self.model.device),
+            past_key_values=cache,
+            cache_position=torch.arange(len(context), len(context) + longest - 1, device=self.model.device),
+            use_cache=True,
+        ).last_hidden_state
+        picks = [
+            (index, torch.cat([last, after[b, : len(tokens) - 1]]), tokens)
+            for b, (index, tokens) in enumerate(members)
+        ]
+        return self._sum_logprobs(picks)
+
+    def _truncate(self, row: _Row) -> _Row:
+        """Keep the last max_length tokens (lm-eval's left truncation); positions shift with them."""
+        if self.max_length is None or len(row.ids) <= self.max_length:
+            return row
+        cut = len(row.ids) - self.max_length
+        return _Row(row.ids[cut:], [(i, max(start - cut, 0), tokens) for i, start, tokens in row.targets])
+
+    def _hidden(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.model.base_model(input_ids=ids, attention_mask=mask, use_cache=False).last_hidden_state
+
+    def _log_softmax(self, hidden: torch.Tensor) -> torch.Tensor:
+        """The model's output head on selected hidden states, with the final-logit transforms
+        transformers applies for the architectures that have them."""
+        logits = self.model.get_output_embeddings()(hidden).float()
+        config = self.model.config
+        if getattr(config, "final_logit_softcapping", None):
+            cap = config.final_logit_softcapping
+            logits = torch.tanh(logits / cap) * cap
+        if getattr(config, "logit_scale", None):  # Cohere
+            logits = logits * config.logit_scale
+        if getattr(config, "logits_scaling", None):  # Granite
+            logits = logits / config.logits_scaling
+        return logits.log_softmax(dim=-1)
+
+    def _sum_logprobs(self, picks) -> list[tuple[int, Loglikelihood]]:
+        hidden = torch.cat([h for _, h, _ in picks])
+        tokens = torch.tensor([t for _, _, toks in picks for t in toks], device=hidden.device)
+        logprobs, greedy = [], []
+        for start in range(0, len(tokens), LOGIT_ROWS_PER_CHUNK):
+            chunk = self._log_softmax(hidden[start : start + LOGIT_ROWS_PER_CHUNK])
+            wanted = tokens[start : start + LOGIT_ROWS_PER_CHUNK]
+            logprobs.append(chunk.gather(1, wanted[:, None])[:, 0])
+            greedy.append(chunk.argmax(dim=1) == wanted)
+        logprobs, greedy = torch.cat(logprobs).tolist(), torch.cat(greedy).tolist()
+        results, offset = [], 0
+        for index, _, toks in picks:
+            span = slice(offset, offset + len(toks))
+            results.append((index, Loglikelihood(sum(logprobs[span]), all(greedy[span]), len(toks))))
+            offset += len(toks)
+        return results
+
+    def _batches(self, items, length):
+        """Consecutive batches (items sorted longest first) within batch_size and max_batch_tokens."""
+        batch = []
+        for item in items:
+            if batch and (len(batch) >= self.batch_size or length(batch[0]) * (len(batch) + 1) > self.max_batch_tokens):
+                yield batch
+                batch = []
+            batch.append(item)
+        if batch:
+            yield batch
+
+    # ---- generation ------------------------------------------------------------------------
+
+    @torch.inference_mode()
+    def generate(self, requests: Sequence[GenerateRequest]) -> Iterator[list[tuple[int, Generation]]]:
+        greedy = defaultdict(list)
+        sampled = []
+        for index, request in enumerate(requests):
+            ids, max_new = self._prompt_ids(request)
+            if request.greedy:
+                greedy[(max_new, request.stop)].append((index, ids))
+            else:
+                sampled.append((index, ids, max_new, request))
+        for (max_new, stop), members in greedy.items():
+            members.sort(key=lambda m: -len(m[1]))
+            for batch in self._batches(members, lambda m: len(m[1]) + max_new):
+                yield self._generate_batch(batch, max_new, stop)
+        for index, ids, max_new, request in sampled:
+            yield [(index, self._sample(ids, max_new, request))]
+
+    def _prompt_ids(self, request: GenerateRequest) -> tuple[list[int], int]:
+        ids = self._encode(request.prompt)
+        if request.add_bos and self.bos_id is not None:
+            ids = [self.bos_id] + ids
+        max_new = request.max_new_tokens
+        if request.max_total_tokens is not None:
+            ids = ids[-request.max_total_tokens :]
+            max_new = max(0, min(max_new, request.max_total_tokens - len(ids)))
+        if self.max_length is not None and len(ids) + max_new > self.max_length:
+            ids = ids[-(self.max_length - max_new) :]
+        return ids, max_new
+
+    def _generate_batch(self, batch, max_new: int, stop: tuple[str, ...]) -> list[tuple[int, Generation]]:
+        width = max(len(ids) for _, ids in batch)
+        input_ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        for b, (_, ids) in enumerate(batch):  # left padding
+            input_ids[b, width - len(ids) :] = torch.tensor(ids)
+            mask[b, width - len(ids) :] = 1
+        output = self._run_generate(input_ids, mask, max_new, stop, do_sample=False)
+        return [
+            (index, self._to_generation([output[b, width:].tolist()], len(ids), stop))
+            for b, (index, ids) in enumerate(batch)
+        ]
+
+    def _sample(self, ids: list[int], max_new: int, request: GenerateRequest) -> Generation:
+        torch.manual_seed(request.seed if request.seed is not None else 0)
+        input_ids = torch.tensor([ids])
+        output = self._run_generate(
+            input_ids, torch.ones_like(input_ids), max_new, request.stop, do_sample=True,
+            num_return_sequences=request.n, temperature=request.temperature, top_p=request.top_p, top_k=0,
+        )
+        return self._to_generation([row[len(ids):].tolist() for row in output], len(ids), request.stop)
+
+    def _run_generate(self, input_ids, mask, max_new, stop, **sampling):
+        if max_new == 0:
+            return input_ids.repeat(sampling.get("num_return_sequences", 1), 1)
+        if not sampling.get("do_sample"):
+            sampling.update(temperature=None, top_p=None, top_k=None)
+        return self.model.generate(
+            input_ids=input_ids.to(self.model.device),
+            attention_mask=mask.to(self.model.device),
+            max_new_tokens=max_new,
+            stop_strings=list(stop) or None,
+            tokenizer=self.tokenizer if stop else None,
+            pad_token_id=self.pad_id,
+            eos_token_id=sorted(self.eos_ids),
+            **sampling,
+        ).cpu()
+
+    def _to_generation(self, sequences: list[list[int]], prompt_tokens: int, stop) -> Generation:
+        texts, generated = [], 0
+        for tokens in sequences:
+            # Finished sequences continue with EOS or padding.
+            end = next((k for k, t in enumerate(tokens) if t in self.eos_ids or t == self.pad_id), len(tokens))
+            generated += end
+            texts.append(cut_at_stop(self.tokenizer.decode(tokens[:end], skip_special_tokens=True), stop))
+        return Generation(tuple(texts), prompt_tokens, generated)

@@ -1,0 +1,323 @@
+"""The `swallow-eval` command line: run, tasks, prompts, score, metric, data.
+
+The commands, their options and their JSON outputs are a contract other tools rely on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import click
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from swallow_eval.errors import UserError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Evaluate LLMs on the Swallow model card's Japanese and English benchmarks.")
+data_app = typer.Typer(no_args_is_help=True, help="Benchmark data: download the original files.")
+app.add_typer(data_app, name="data")
+
+console = Console(stderr=True)
+_debug = False
+
+TasksDir = typer.Option([], "--tasks-dir", help="Extra folder of task files (repeatable).")
+DataDir = typer.Option(None, "--data-dir", help="Folder with the original files, laid out <benchmark>/<file>.",
+                       envvar="SWALLOW_EVAL_DATA_DIR", show_envvar=True)
+
+
+@app.callback()
+def _options(debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors.")) -> None:
+    global _debug
+    _debug = debug
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _emit(payload) -> None:
+    sys.stdout.write(json.dumps(payload, ensure_ascii=False) + "\n")
+
+
+@app.command()
+def run(
+    model: str = typer.Option(..., "--model", help="proxy:gemma3-270m, a checkpoint folder or a hub id."),
+    suite: Optional[str] = typer.Option(None, "--suite", help="ja, en or all."),
+    tasks: Optional[str] = typer.Option(None, "--tasks", help="Comma-separated task names."),
+    backend: str = typer.Option("hf", "--backend", help="hf, vllm or openai."),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="First N items per task (per subtask)."),
+    data_dir: Optional[Path] = DataDir,
+    output_dir: Path = typer.Option(Path("results"), "--output-dir"),
+    batch_size: int = typer.Option(8, "--batch-size", min=1),
+    dtype: Optional[str] = typer.Option(None, "--dtype", help="float32 (CPU default), bfloat16, auto."),
+    device: Optional[str] = typer.Option(None, "--device", help="cpu or cuda (default: cuda if available)."),
+    cache: Optional[Path] = typer.Option(None, "--cache", help="Response cache file (default: in the user cache)."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the response cache."),
+    tasks_dir: list[Path] = TasksDir,
+    progress: bool = typer.Option(True, "--progress/--no-progress"),
+) -> None:
+    """Evaluate a model on tasks and write results/<model>/<run-id>/."""
+    from swallow_eval import backends, models
+    from swallow_eval.cache import ResponseCache
+    from swallow_eval.data import cache_home, choose_root
+    from swallow_eval.metrics import MetricContext
+    from swallow_eval.pipeline import execute, prepare
+    from swallow_eval.results import (check_writable, config_hash, package_versions, prepare_run_dir,
+                                      task_result, write_results, write_samples)
+    from swallow_eval.scoring import score_task
+    from swallow_eval.task import BuildContext, bos_policy, load_registry, select_tasks
+
+    started = time.perf_counter()
+    selected = select_tasks(load_registry(tasks_dir), suite, tasks)
+    backends.check(backend)
+    check_writable(output_dir)
+    runnable, skipped = [], {}
+    for task in selected:
+        try:
+            choose_root(task.name, task.files, data_dir)
+            runnable.append(task)
+        except UserError as exc:
+            if tasks:  # asked for by name: its data must be there
+                raise
+            skipped[task.name] = task.no_sample_reason or str(exc)
+            _log(f"skipping {task.name}: {skipped[task.name]}")
+    if not runnable:
+        raise UserError("no selected task has data; pass --data-dir or run `swallow-eval data download`")
+    model_ref = models.resolve(model)
+    _log(f"loading {model_ref.spec} with the {backend} backend")
+    load_started = time.perf_counter()
+    engine = backends.create(backend, model_ref, dtype=dtype, device=device, batch_size=batch_size)
+    load_seconds = time.perf_counter() - load_started
+    try:
+        info = engine.info
+        prepared = []
+        for task in runnable:
+            p = prepare(task, data_dir, limit, BuildContext(tokenizer=info.tokenizer))
+            p.add_bos = bos_policy(task.reference, info.path, info.model_type, info.tokenizer_adds_bos)
+            prepared.append(p)
+        response_cache = None
+        if not no_cache:
+            response_cache = ResponseCache(cache or cache_home() / "responses.sqlite",
+                                           {"model": model_ref.identity, **engine.identity()})
+        answers, stats = execute(prepared, engine, response_cache, show_progress=progress, log=_log)
+    finally:
+        engine.close()
+    config = {"tasks": [t.name for t in runnable], "model": model_ref.spec, "backend": backend,
+              "limit": limit, "dtype": engine.dtype, "task_versions": {t.name: t.version for t in runnable}}
+    run_dir = prepare_run_dir(output_dir, model_ref.name, config)
+    scoring_started = time.perf_counter()
+    task_results = {}
+    for p in prepared:
+        responses = [answers[(p.task.name, item.index)] for item in p.items]
+        score = score_task(p.task, p.items, responses, MetricContext(tokenizer=info.tokenizer))
+        write_samples(run_dir / "samples" / f"{p.task.name}.jsonl", p, score, responses)
+        task_results[p.task.name] = task_result(p, score, responses)
+    payload = {
+        "swallow_eval_results": 1,
+        "run_id": run_dir.name,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "model": {"spec": model_ref.spec, "name": model_ref.name, "identity": model_ref.identity,
+                  "model_type": info.model_type, "tokenizer_adds_bos": info.tokenizer_adds_bos},
+        "backend": engine.identity(),
+        "config": {**config, "config_hash": config_hash(config)},
+        "versions": package_versions(),
+        "tasks": task_results,
+        "skipped": skipped,
+        "card": {r["card"]["column"]: r["card"]["value"] for r in task_results.values()},
+        "requests": {"total": stats.requests, "distinct": stats.unique, "cached": stats.cached,
+                     "computed": stats.computed},
+        "tokens": {"prompt": stats.prompt_tokens, "generated": stats.generated_tokens},
+        "timings": {"model_load_s": round(load_seconds, 3),
+                    **{f"{k}_s": round(v, 3) for k, v in stats.seconds.items()},
+                    "scoring_s": round(time.perf_counter() - scoring_started, 3),
+                    "total_s": round(time.perf_counter() - started, 3)},
+    }
+    path = write_results(run_dir, payload)
+    _print_summary(task_results)
+    _log(f"results: {path}")
+
+
+def _print_summary(task_results: dict) -> None:
+    table = Table(title="swallow-eval results")
+    for header in ("task", "n", "metric", "value", "card column", "card value"):
+        table.add_column(header)
+    for name, result in task_results.items():
+        for metric, entry in result["metrics"].items():
+            card = result["card"]
+            is_card = metric == card["metric"]
+            value = entry["value"]
+            table.add_row(name, str(result["n"]), metric, "-" if value is None else f"{value:.4f}",
+                          card["label"] if is_card else "",
+                          f"{card['value']:.4f}" if is_card and card["value"] is not None else "")
+    console.print(table)
+
+
+@app.command("tasks")
+def list_tasks(
+    tasks_dir: list[Path] = TasksDir,
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per task."),
+) -> None:
+    """List the tasks with suite, shots, metric and model-card column."""
+    from swallow_eval.task import load_registry
+
+    registry = load_registry(tasks_dir)
+    if as_json:
+        for task in registry.values():
+            _emit({"name": task.name, "suite": task.suite, "shots": task.shots, "metrics": list(task.metrics),
+                   "column": task.column.label, "request_type": task.request_type, "reference": task.reference})
+        return
+    table = Table()
+    for header in ("task", "suite", "shots", "metric", "column", "request", "reference"):
+        table.add_column(header)
+    for task in registry.values():
+        table.add_row(task.name, task.suite, str(task.shots), task.column.metric_label, task.column.label,
+                      task.request_type, task.reference)
+    Console().print(table)
+
+
+def _one_task(name: str, tasks_dir):
+    from swallow_eval.task import load_registry, select_tasks
+
+    return select_tasks(load_registry(tasks_dir), None, name)[0]
+
+
+def _tokenizer(name: Optional[str]):
+    if name is None:
+        return None
+    from swallow_eval import models
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(models.resolve(name).path)
+    except (OSError, ValueError) as exc:
+        raise UserError(f"--tokenizer {name}: cannot load ({str(exc).splitlines()[0]})") from exc
+
+
+TokenizerOption = typer.Option(None, "--tokenizer", help="Model whose tokenizer the task or metric needs.")
+
+
+@app.command()
+def prompts(
+    task: str = typer.Argument(..., help="Task name."),
+    data_dir: Optional[Path] = DataDir,
+    limit: Optional[int] = typer.Option(None, "--limit", min=1),
+    tokenizer: Optional[str] = TokenizerOption,
+    tasks_dir: list[Path] = TasksDir,
+) -> None:
+    """Print every evaluated item's exact prompt and target as JSONL, in evaluation order."""
+    from swallow_eval.pipeline import prepare
+    from swallow_eval.task import BuildContext
+
+    prepared = prepare(_one_task(task, tasks_dir), data_dir, limit, BuildContext(tokenizer=_tokenizer(tokenizer)))
+    for item in prepared.items:
+        _emit(item.prompt_row())
+
+
+@app.command()
+def score(
+    task: str = typer.Argument(..., help="Task name."),
+    predictions: Path = typer.Option(..., "--predictions", exists=True, dir_okay=False,
+                                     help='JSONL: {"index": i, "output": "..."} or {"index": i, "loglikelihoods": [...]}'),
+    data_dir: Optional[Path] = DataDir,
+    tokenizer: Optional[str] = TokenizerOption,
+    tasks_dir: list[Path] = TasksDir,
+) -> None:
+    """Re-score saved outputs without a model."""
+    from swallow_eval.data import read_jsonl, row_errors
+    from swallow_eval.metrics import MetricContext
+    from swallow_eval.pipeline import ItemResponses, prepare
+    from swallow_eval.scoring import score_task
+    from swallow_eval.task import BuildContext
+
+    tok = _tokenizer(tokenizer)
+    prepared = prepare(_one_task(task, tasks_dir), data_dir, None, BuildContext(tokenizer=tok))
+    by_index = {item.index: item for item in prepared.items}
+    items, responses = [], []
+    for line, row in read_jsonl(predictions):
+        with row_errors(predictions, line):
+            index = row["index"]
+            if index not in by_index:
+                raise ValueError(f"index {index} is not an item of {task}")
+            if "output" in row:
+                output = row["output"]
+                responses.append(ItemResponses(texts=list(output) if isinstance(output, list) else [output]))
+            elif "loglikelihoods" in row:
+                responses.append(ItemResponses(loglikelihoods=[float(x) for x in row["loglikelihoods"]]))
+            else:
+                raise KeyError("output or loglikelihoods")
+            items.append(by_index[index])
+    result = score_task(prepared.task, items, responses, MetricContext(tokenizer=tok))
+    _emit({"task": task, "n": len(items), "metrics": result.metrics})
+
+
+@app.command()
+def metric(
+    name: str = typer.Argument(..., help="Metric name."),
+    input: Path = typer.Option(..., "--input", exists=True, dir_okay=False,
+                               help='JSONL: {"prediction": ..., "reference": ...}'),
+    tokenizer: Optional[str] = TokenizerOption,
+) -> None:
+    """Apply one metric, with Swallow's exact definition, to prediction/reference pairs."""
+    from swallow_eval import metrics
+    from swallow_eval.data import read_jsonl, row_errors
+
+    chosen = metrics.get(name)
+    predictions, references = [], []
+    for line, row in read_jsonl(input):
+        with row_errors(input, line):
+            predictions.append(row["prediction"])
+            references.append(row["reference"])
+    result = chosen.compute(predictions, references, metrics.MetricContext(tokenizer=_tokenizer(tokenizer)))
+    _emit({"metric": name, "per_item": result.per_item, "score": result.score})
+
+
+@data_app.command("download")
+def data_download(
+    suite: Optional[str] = typer.Option(None, "--suite", help="ja, en or all (default: all)."),
+    tasks: Optional[str] = typer.Option(None, "--tasks"),
+    mirror: Optional[str] = typer.Option(None, "--mirror", help="Base URL serving <benchmark>/<file> instead of the original URLs."),
+    dest: Optional[Path] = typer.Option(None, "--dest", help="Target folder (default: the download cache)."),
+    tasks_dir: list[Path] = TasksDir,
+) -> None:
+    """Download the original benchmark files (for air-gapped clusters: then copy the folder)."""
+    from swallow_eval.data import download, download_root
+    from swallow_eval.task import load_registry, select_tasks
+
+    selected = select_tasks(load_registry(tasks_dir), suite if suite or tasks else "all", tasks)
+    root = dest or download_root()
+    files = {f.path: f for task in selected for f in task.files}
+    for file in files.values():
+        path = download(file, root, mirror)
+        _log(f"ok {path}")
+    _log(f"{len(files)} files in {root}")
+
+
+INTERRUPTED = "interrupted: finished requests are in the response cache; rerun the same command to resume"
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=False)
+    except UserError as exc:
+        if _debug:
+            raise
+        _log(f"error: {exc}")
+        sys.exit(2)
+    except click.exceptions.Abort:
+        _log(INTERRUPTED)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        _log(INTERRUPTED)
+        sys.exit(130)
+    except click.exceptions.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)

@@ -1,0 +1,1 @@
+"""How each reference framework turns data into prompts: shared by the task files that use it."""

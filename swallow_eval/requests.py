@@ -1,0 +1,102 @@
+"""The two request types every backend serves, and their cache keys.
+
+A request is fully resolved: the exact string, whether a BOS token is prepended, and every
+generation setting. Two tasks asking the same thing produce equal requests, so the pipeline
+sends it once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True)
+class GenerateRequest:
+    prompt: str
+    max_new_tokens: int
+    stop: tuple[str, ...] = ()
+    n: int = 1
+    temperature: float = 0.0
+    top_p: float = 1.0
+    seed: int | None = None
+    add_bos: bool = False
+    # Cap on prompt + generated tokens (bigcode's max_length); None = no cap.
+    max_total_tokens: int | None = None
+
+    kind = "generate"
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature == 0.0 and self.n == 1
+
+    def key(self) -> str:
+        return _digest({"kind": self.kind, **asdict(self)})
+
+
+@dataclass(frozen=True)
+class LoglikelihoodRequest:
+    context: str
+    continuation: str
+    add_bos: bool = False
+
+    kind = "loglikelihood"
+
+    def key(self) -> str:
+        return _digest({"kind": self.kind, **asdict(self)})
+
+
+Request = GenerateRequest | LoglikelihoodRequest
+
+
+@dataclass(frozen=True)
+class Generation:
+    """Response to a GenerateRequest: n texts, cut at the earliest stop string."""
+
+    texts: tuple[str, ...]
+    prompt_tokens: int
+    generated_tokens: int
+
+
+@dataclass(frozen=True)
+class Loglikelihood:
+    """Response to a LoglikelihoodRequest: sum of log p(continuation | context)."""
+
+    logprob: float
+    is_greedy: bool
+    tokens: int
+
+
+Response = Generation | Loglikelihood
+
+
+def response_to_json(response: Response) -> dict:
+    return {"type": type(response).__name__, **asdict(response)}
+
+
+def response_from_json(data: dict) -> Response:
+    data = dict(data)
+    kind = data.pop("type")
+    if kind == "Generation":
+        data["texts"] = tuple(data["texts"])
+        return Generation(**data)
+    if kind == "Loglikelihood":
+        return Loglikelihood(**data)
+    raise ValueError(f"unknown response type {kind!r}")
+
+
+def cut_at_stop(text: str, stops) -> str:
+    """Text before the earliest occurrence of any stop string (all reference frameworks agree)."""
+    end = len(text)
+    for stop in stops:
+        if stop:
+            pos = text.find(stop)
+            if pos != -1:
+                end = min(end, pos)
+    return text[:end]
+
+
+def _digest(payload: dict) -> str:
+    blob = json.dumps(payload, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()

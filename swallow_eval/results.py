@@ -1,0 +1,133 @@
+"""The results contract: `results/<model>/<run-id>/results.json` and `samples/<task>.jsonl`."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import platform
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+from swallow_eval import __version__
+from swallow_eval.data import file_sha256
+from swallow_eval.errors import UserError
+from swallow_eval.pipeline import ItemResponses, PreparedTask
+from swallow_eval.scoring import TaskScore
+
+TRACKED_PACKAGES = (
+    "torch", "transformers", "tokenizers", "datasets", "sacrebleu", "rouge-score", "fugashi",
+    "unidic-lite", "mecab-python3", "ipadic", "fuzzywuzzy", "python-Levenshtein", "nagisa", "vllm",
+    "sympy", "antlr4-python3-runtime", "numpy",
+)
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version(), "swallow-eval": __version__}
+    for name in TRACKED_PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return versions
+
+
+def config_hash(config: dict) -> str:
+    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def prepare_run_dir(output_dir: Path, model_name: str, config: dict) -> Path:
+    run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + config_hash(config)
+    run_dir = output_dir / model_name / run_id
+    try:
+        (run_dir / "samples").mkdir(parents=True, exist_ok=False)
+    except OSError as exc:
+        raise UserError(f"--output-dir {output_dir}: cannot create {run_dir} ({exc.strerror or exc})") from exc
+    return run_dir
+
+
+def check_writable(output_dir: Path) -> None:
+    """Fail before the model loads, not after hours of work."""
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        probe = output_dir / ".swallow-eval-write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise UserError(f"--output-dir {output_dir} is not writable ({exc.strerror or exc})") from exc
+
+
+def task_result(p: PreparedTask, score: TaskScore, responses: list[ItemResponses]) -> dict:
+    task = p.task
+    column_metric = score.metrics.get(task.column.metric)
+    return {
+        "version": task.version,
+        "reference": task.reference,
+        "shots": task.shots,
+        "n": len(p.items),
+        "data": {
+            "source": p.data.kind,
+            "root": str(p.data.root),
+            "files": {f.path: file_sha256(p.data.root / f.path) for f in task.files},
+        },
+        "add_bos": p.add_bos,
+        "prompt_hash": hashlib.sha256("".join(i.prompt_hash() for i in p.items).encode()).hexdigest()[:16],
+        "metrics": {
+            name: {"value": _finite(value), "scale": _scale(name)} for name, value in score.metrics.items()
+        },
+        "subtasks": score.subtasks,
+        "groups": score.groups,
+        "card": {
+            "column": task.column.key,
+            "label": task.column.label,
+            "metric": task.column.metric,
+            "value": None if column_metric is None else _finite(task.column.value(column_metric)),
+        },
+        "tokens": {
+            "prompt": sum(r.prompt_tokens for r in responses),
+            "generated": sum(r.generated_tokens for r in responses),
+        },
+    }
+
+
+def write_samples(path: Path, p: PreparedTask, score: TaskScore, responses: list[ItemResponses]) -> None:
+    with open(path, "w", encoding="utf-8") as handle:
+        for position, (item, response) in enumerate(zip(p.items, responses)):
+            row = {"index": item.index}
+            if item.subtask is not None:
+                row["subtask"] = item.subtask
+            row["prompt_hash"] = item.prompt_hash()
+            if item.prompt is not None:
+                row["prompt"] = item.prompt
+            if item.choices is not None:
+                row["requests"] = item.choices
+            row["target"] = item.target
+            if response.texts is not None:
+                row["outputs"] = response.texts
+            if response.loglikelihoods is not None:
+                row["loglikelihoods"] = response.loglikelihoods
+                row["greedy"] = response.greedy
+            row["prediction"] = score.predictions[position]
+            row["metrics"] = {
+                name: values[position] for name, values in score.per_item.items() if values is not None
+            }
+            handle.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+
+
+def write_results(run_dir: Path, payload: dict) -> Path:
+    path = run_dir / "results.json"
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(payload, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def _scale(metric_name: str) -> float:
+    from swallow_eval import metrics
+
+    return metrics.get(metric_name).scale
+
+
+def _finite(value: float):
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else value

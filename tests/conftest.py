@@ -1,0 +1,53 @@
+"""Shared fixtures: the real benchmark files (../shared/data) and the real proxy model."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_DATA = Path(os.environ.get("SWALLOW_EVAL_TEST_DATA", REPO.parent / "shared" / "data"))
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not (SHARED_DATA / "README.md").is_file():
+        pytest.fail(f"the real benchmark files are needed at {SHARED_DATA} (set SWALLOW_EVAL_TEST_DATA)")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def proxy_model():
+    """The converted Gemma 3 270M checkpoint (converted once into the user cache)."""
+    from swallow_eval import models
+
+    return models.resolve("proxy:gemma3-270m")
+
+
+@pytest.fixture(scope="session")
+def hf_backend(proxy_model):
+    from swallow_eval.backends.hf import HFBackend
+
+    backend = HFBackend(proxy_model, batch_size=4)
+    yield backend
+    backend.close()
+
+
+def cli(*args: str, env: dict | None = None, check: bool = True, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """Run `swallow-eval ARGS` in a subprocess, as a user would."""
+    full_env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
+    result = subprocess.run([sys.executable, "-m", "swallow_eval", *args], capture_output=True, text=True,
+                            env=full_env, cwd=cwd or REPO)
+    if check and result.returncode != 0:
+        raise AssertionError(f"swallow-eval {' '.join(args)} failed ({result.returncode}):\n{result.stderr}")
+    return result
+
+
+def jsonl(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]

@@ -1,0 +1,77 @@
+"""End to end on the real proxy model (fp32): exact outputs, and a SIGKILL mid-run that resumes."""
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, cli
+
+pytestmark = pytest.mark.model
+
+
+def run_dir(output: Path) -> Path:
+    (found,) = list(output.glob("gemma3-270m/*/results.json"))
+    return found.parent
+
+
+def samples(output: Path, task: str) -> list[dict]:
+    return [json.loads(line) for line in (run_dir(output) / "samples" / f"{task}.jsonl").read_text().splitlines()]
+
+
+def test_jcommonsenseqa_first_five_items(shared_data, tmp_path):
+    out = tmp_path / "results"
+    cli("run", "--tasks", "jcommonsenseqa", "--model", "proxy:gemma3-270m", "--data-dir", str(shared_data),
+        "--limit", "5", "--output-dir", str(out), "--no-cache", "--no-progress")
+    rows = samples(out, "jcommonsenseqa")
+    assert [r["outputs"] for r in rows] == [["1"], ["2"], ["1"], ["2"], ["2"]]
+    assert [r["target"] for r in rows] == ["2", "2", "0", "0", "0"]
+    results = json.loads((run_dir(out) / "results.json").read_text())
+    task = results["tasks"]["jcommonsenseqa"]
+    assert task["metrics"]["exact_match"]["value"] == pytest.approx(0.2)
+    assert task["card"] == {"column": "jcommonsenseqa", "label": "JCom.", "metric": "exact_match", "value": 0.2}
+    assert task["add_bos"] is True  # llm-jp-eval with transformers >= 4.43: the tokenizer's default
+    assert task["data"]["source"] == "data-dir"
+    assert results["requests"] == {"total": 5, "distinct": 5, "cached": 0, "computed": 5}
+
+
+def test_sigkill_mid_run_resumes_from_cache(shared_data, tmp_path):
+    cache = tmp_path / "responses.sqlite"
+    args = ["run", "--tasks", "jcommonsenseqa", "--model", "proxy:gemma3-270m", "--data-dir", str(shared_data),
+            "--limit", "16", "--batch-size", "4", "--no-progress", "--cache", str(cache)]
+    victim = subprocess.Popen([sys.executable, "-m", "swallow_eval", *args, "--output-dir", str(tmp_path / "killed")],
+                              env={**os.environ, "PYTHONPATH": str(REPO)}, cwd=REPO,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    done = 0
+    while time.time() < deadline and victim.poll() is None:
+        if cache.exists():
+            with sqlite3.connect(cache) as db:
+                try:
+                    done = db.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
+                except sqlite3.OperationalError:
+                    done = 0
+            if done >= 4:
+                break
+        time.sleep(0.2)
+    assert victim.poll() is None, "the run finished before it could be killed"
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    assert 4 <= done < 16
+
+    resumed = cli(*args, "--output-dir", str(tmp_path / "resumed"))
+    with sqlite3.connect(cache) as db:
+        finished_before_kill = db.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
+    assert f"{16} distinct, " in resumed.stderr
+    served = int(resumed.stderr.split(" served from the cache")[0].rsplit(", ", 1)[1])
+    assert served >= done  # every request finished before the kill came from the cache
+    assert finished_before_kill == 16
+
+    cli(*args[:-2], "--no-cache", "--output-dir", str(tmp_path / "uninterrupted"))
+    assert samples(tmp_path / "resumed", "jcommonsenseqa") == samples(tmp_path / "uninterrupted", "jcommonsenseqa")

@@ -4,7 +4,6 @@ PY := $(VENV)/bin/python
 DATA_DIR ?=
 MODEL ?= proxy:gemma3-270m
 SUITE ?= ja
-TEST_DATA ?= $(abspath ../shared/data)
 
 .PHONY: setup run test bench clean
 
@@ -20,10 +19,10 @@ run: setup
 	$(VENV)/bin/swallow-eval run --suite $(SUITE) --model $(MODEL) $(if $(DATA_DIR),--data-dir $(DATA_DIR))
 
 test: setup
-	SWALLOW_EVAL_TEST_DATA=$(TEST_DATA) $(PY) -m pytest -q
+	$(PY) -m pytest -q
 
 bench: setup
-	$(PY) bench/overhead.py --data-dir $(or $(DATA_DIR),$(TEST_DATA))
+	$(PY) bench/overhead.py --data-dir $(or $(DATA_DIR),../shared/data)
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED_DATA = Path(os.environ.get("SWALLOW_EVAL_TEST_DATA", REPO.parent / "shared" / "data"))
+# The real benchmark files: $SWALLOW_EVAL_TEST_DATA, else the shared folder beside the checkout.
+_CANDIDATES = [os.environ.get("SWALLOW_EVAL_TEST_DATA"), REPO.parent / "shared" / "data", "/work/shared/data"]
+SHARED_DATA = next((Path(c) for c in _CANDIDATES if c and (Path(c) / "README.md").is_file()), Path(str(_CANDIDATES[1])))
 FIXTURES = Path(__file__).parent / "fixtures"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterator, Protocol, Sequence
 
+from swallow_eval.errors import UserError
 from swallow_eval.requests import Generation, GenerateRequest, Loglikelihood, LoglikelihoodRequest
 
 
@@ -51,3 +52,12 @@ def encode_pair(encode, context: str, continuation: str) -> tuple[list[int], lis
     if len(whole) == len(context_ids):
         continuation_ids = encode(continuation)
     return context_ids, continuation_ids
+
+
+def render_chat(tokenizer, messages, chat_template: str | None, model_spec: str) -> str:
+    """A conversation as the model's chat template renders it, ready for the assistant's turn."""
+    template = chat_template or getattr(tokenizer, "chat_template", None)
+    if not template:
+        raise UserError(f"--model {model_spec} has no chat template; pass --chat-template FILE")
+    return tokenizer.apply_chat_template([{"role": r, "content": c} for r, c in messages], chat_template=template,
+                                         tokenize=False, add_generation_prompt=True)

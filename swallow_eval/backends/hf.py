@@ -16,7 +16,7 @@ from typing import Iterator, Sequence
 
 import torch
 
-from swallow_eval.backends.base import ModelInfo, encode_pair
+from swallow_eval.backends.base import ModelInfo, encode_pair, render_chat
 from swallow_eval.errors import UserError
 from swallow_eval.requests import Generation, GenerateRequest, Loglikelihood, LoglikelihoodRequest, cut_at_stop
 
@@ -35,7 +35,7 @@ class HFBackend:
     name = "hf"
 
     def __init__(self, model, dtype: str | None = None, device: str | None = None, batch_size: int = 8,
-                 max_batch_tokens: int = 8192, trust_remote_code: bool = False):
+                 max_batch_tokens: int = 8192, trust_remote_code: bool = False, chat_template: str | None = None):
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -58,6 +58,8 @@ class HFBackend:
         self.model.eval()
         self.batch_size = batch_size
         self.max_batch_tokens = max_batch_tokens
+        self.chat_template = chat_template
+        self.spec = model.spec
         config = self.model.config
         self.max_length = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
         eos = self.model.generation_config.eos_token_id
@@ -75,7 +77,10 @@ class HFBackend:
         )
 
     def identity(self) -> dict:
-        return {"backend": self.name, "dtype": self.dtype, "device": torch.device(self.device).type}
+        identity = {"backend": self.name, "dtype": self.dtype, "device": torch.device(self.device).type}
+        if self.chat_template is not None:
+            identity["chat_template"] = self.chat_template
+        return identity
 
     def close(self) -> None:
         del self.model
@@ -232,7 +237,8 @@ class HFBackend:
             yield [(index, self._sample(ids, max_new, request))]
 
     def _prompt_ids(self, request: GenerateRequest) -> tuple[list[int], int]:
-        ids = self._encode(request.prompt)
+        ids = self._encode(render_chat(self.tokenizer, request.messages, self.chat_template, self.spec)
+                           if request.messages else request.prompt)
         if request.add_bos and self.bos_id is not None:
             ids = [self.bos_id] + ids
         max_new = request.max_new_tokens
@@ -261,7 +267,9 @@ class HFBackend:
         input_ids = torch.tensor([ids])
         output = self._run_generate(
             input_ids, torch.ones_like(input_ids), max_new, request.stop, do_sample=True,
-            num_return_sequences=request.n, temperature=request.temperature, top_p=request.top_p, top_k=0,
+            num_return_sequences=request.n, temperature=request.temperature,
+            # None leaves top_p / top_k to the model's generation config.
+            **{k: v for k, v in (("top_p", request.top_p), ("top_k", request.top_k)) if v is not None},
         )
         return self._to_generation([row[len(ids):].tolist() for row in output], len(ids), request.stop)
 

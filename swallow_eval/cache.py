@@ -21,7 +21,8 @@ class ResponseCache:
         self.namespace = hashlib.sha256(json.dumps(namespace, sort_keys=True).encode()).hexdigest()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(path)
+            # Several runs may share one cache file: wait for a writer instead of failing.
+            self.db = sqlite3.connect(path, timeout=120)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
             self.db.commit()

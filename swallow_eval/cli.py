@@ -62,13 +62,22 @@ def run(
     no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the response cache."),
     tasks_dir: list[Path] = TasksDir,
     progress: bool = typer.Option(True, "--progress/--no-progress"),
+    chat_template: Optional[Path] = typer.Option(None, "--chat-template", exists=True, dir_okay=False,
+                                                 help="Jinja chat template overriding the model's (chat tasks)."),
+    num_answers: Optional[int] = typer.Option(None, "--num-answers", min=1,
+                                              help="Answers per question for MT-Bench (reference: 5)."),
+    judge_model: Optional[str] = typer.Option(None, "--judge-model", help="Judge for judged tasks (MT-Bench)."),
+    judge_backend: str = typer.Option("openai", "--judge-backend", help="Backend serving the judge."),
+    judge_max_tokens: int = typer.Option(2048, "--judge-max-tokens", min=1, help="Reference: 2048."),
 ) -> None:
     """Evaluate a model on tasks and write results/<model>/<run-id>/."""
     from swallow_eval import backends, models
     from swallow_eval.cache import ResponseCache
     from swallow_eval.data import cache_home, choose_root
     from swallow_eval.metrics import MetricContext
+    from swallow_eval import judge as judge_prompts
     from swallow_eval.pipeline import execute, prepare
+    from swallow_eval.pipeline import judge as pipeline_judge
     from swallow_eval.results import (check_writable, config_hash, package_versions, prepare_run_dir,
                                       task_result, write_results, write_samples)
     from swallow_eval.scoring import score_task
@@ -77,40 +86,75 @@ def run(
     started = time.perf_counter()
     selected = select_tasks(load_registry(tasks_dir), suite, tasks)
     backends.check(backend)
+    if judge_model:
+        backends.check(judge_backend)
     check_writable(output_dir)
     runnable, skipped = [], {}
+
+    def skip(task, reason: str) -> None:
+        if tasks:  # asked for by name: it must run
+            raise UserError(f"task {task.name}: {reason}")
+        skipped[task.name] = reason
+        _log(f"skipping {task.name}: {reason}")
+
     for task in selected:
         try:
             choose_root(task.name, task.files, data_dir)
-            runnable.append(task)
         except UserError as exc:
-            if tasks:  # asked for by name: its data must be there
-                raise
-            skipped[task.name] = task.no_sample_reason or str(exc)
-            _log(f"skipping {task.name}: {skipped[task.name]}")
+            skip(task, task.no_sample_reason or str(exc))
+            continue
+        if task.judge is not None and judge_model is None:
+            skip(task, "it is graded by a judge: pass --judge-model (and --judge-backend)")
+            continue
+        runnable.append(task)
     if not runnable:
         raise UserError("no selected task has data; pass --data-dir or run `swallow-eval data download`")
     model_ref = models.resolve(model)
     _log(f"loading {model_ref.spec} with the {backend} backend")
     load_started = time.perf_counter()
-    engine = backends.create(backend, model_ref, dtype=dtype, device=device, batch_size=batch_size)
+    template = chat_template.read_text(encoding="utf-8") if chat_template else None
+    engine = backends.create(backend, model_ref, dtype=dtype, device=device, batch_size=batch_size,
+                             chat_template=template)
     load_seconds = time.perf_counter() - load_started
+    cache_path = cache or cache_home() / "responses.sqlite"
     try:
         info = engine.info
         prepared = []
         for task in runnable:
-            p = prepare(task, data_dir, limit, BuildContext(tokenizer=info.tokenizer))
+            p = prepare(task, data_dir, limit, BuildContext(tokenizer=info.tokenizer, num_answers=num_answers))
+            if template is None and not getattr(info.tokenizer, "chat_template", None) and any(
+                    i.messages for i in p.items):
+                skip(task, f"--model {model} has no chat template; pass --chat-template FILE")
+                continue
             p.add_bos = bos_policy(task.reference, info.path, info.model_type, info.tokenizer_adds_bos)
             prepared.append(p)
+        if not prepared:
+            raise UserError("no selected task can run with this model")
         response_cache = None
         if not no_cache:
-            response_cache = ResponseCache(cache or cache_home() / "responses.sqlite",
-                                           {"model": model_ref.identity, **engine.identity()})
+            response_cache = ResponseCache(cache_path, {"model": model_ref.identity, **engine.identity()})
         answers, stats = execute(prepared, engine, response_cache, show_progress=progress, log=_log)
     finally:
         engine.close()
-    config = {"tasks": [t.name for t in runnable], "model": model_ref.spec, "backend": backend,
-              "limit": limit, "dtype": engine.dtype, "task_versions": {t.name: t.version for t in runnable}}
+    if any(p.task.judge is not None for p in prepared):
+        judge_ref = models.resolve_judge(judge_model, judge_backend)
+        _log(f"judging with {judge_ref.spec} ({judge_backend} backend)")
+        grader = backends.create(judge_backend, judge_ref, dtype=dtype, device=device, batch_size=batch_size)
+        try:
+            judge_cache = None
+            if not no_cache:
+                judge_cache = ResponseCache(cache_path, {"judge": judge_ref.identity, **grader.identity(),
+                                                         "prompts": judge_prompts.PROMPT_VERSION})
+            judge_stats = pipeline_judge(prepared, answers, grader, judge_cache, judge_max_tokens,
+                                         show_progress=progress, log=_log)
+        finally:
+            grader.close()
+        stats.seconds["judge"] = sum(judge_stats.seconds.values())
+    config = {"tasks": [p.task.name for p in prepared], "model": model_ref.spec, "backend": backend,
+              "limit": limit, "backend_settings": engine.identity(), "task_versions": {p.task.name: p.task.version for p in prepared}}
+    if any(p.task.judge is not None for p in prepared):
+        config.update(judge=judge_ref.spec, judge_backend=judge_backend, judge_max_tokens=judge_max_tokens,
+                      num_answers=num_answers)
     run_dir = prepare_run_dir(output_dir, model_ref.name, config)
     scoring_started = time.perf_counter()
     task_results = {}

@@ -7,7 +7,6 @@ task definitions -> items -> requests (deduplicated across tasks) -> response ca
 from __future__ import annotations
 
 import time
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,6 +32,7 @@ class ItemResponses:
     greedy: list[bool] | None = None
     prompt_tokens: int = 0
     generated_tokens: int = 0
+    judgments: list[str] | None = None  # one per turn, for judged tasks
 
 
 @dataclass
@@ -47,15 +47,17 @@ class RunStats:
 
 
 def limit_items(items: list[Item], limit: int | None) -> list[Item]:
-    """The first `limit` items in evaluation order, per subtask for grouped tasks."""
+    """The first `limit` items (or units of items) in evaluation order, per subtask for grouped tasks."""
     if limit is None:
         return items
-    seen: Counter = Counter()
+    units: dict = {}
     kept = []
     for item in items:
-        if seen[item.subtask] < limit:
+        taken = units.setdefault(item.subtask, {})
+        unit = item.index if item.unit is None else item.unit
+        if unit in taken or len(taken) < limit:
+            taken[unit] = None
             kept.append(item)
-            seen[item.subtask] += 1
     return kept
 
 
@@ -110,6 +112,26 @@ def execute(prepared: list[PreparedTask], backend, cache, show_progress: bool = 
                     per_item[key].append(request)
                     round_requests[key] = [request]
     return {key: _collect([answers[r] for r in requests]) for key, requests in per_item.items()}, stats
+
+
+def judge(prepared: list[PreparedTask], answers: dict[tuple[str, int], ItemResponses], backend, cache,
+          max_tokens: int, show_progress: bool = True, log=print) -> RunStats:
+    """Grade the answers of judged tasks with a judge model (greedy, chat); fills `judgments`."""
+    stats = RunStats()
+    requests_of = {}
+    for p in prepared:
+        if p.task.judge is None:
+            continue
+        for item in p.items:
+            key = (p.task.name, item.index)
+            requests_of[key] = [GenerateRequest(prompt="", messages=conversation, max_new_tokens=max_tokens)
+                                for conversation in p.task.judge(item, answers[key].texts)]
+    judged: dict[Request, Response] = {}
+    _answer([r for requests in requests_of.values() for r in requests], backend, cache, judged, stats,
+            show_progress, log)
+    for key, requests in requests_of.items():
+        answers[key].judgments = [judged[r].texts[0] for r in requests]
+    return stats
 
 
 def _answer(requests: list[Request], backend, cache, answers: dict, stats: RunStats, show_progress, log) -> None:

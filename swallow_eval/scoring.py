@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from statistics import fmean
 from typing import Any
 
+from swallow_eval import judge
 from swallow_eval import metrics as metric_registry
 from swallow_eval.metrics import MetricContext
 from swallow_eval.pipeline import ItemResponses
@@ -23,6 +24,9 @@ class TaskScore:
 
 
 def predict(task: Task, item: Item, response: ItemResponses) -> Any:
+    if response.judgments is not None:
+        return {"answers": response.texts, "judgments": response.judgments,
+                "ratings": [judge.rating(j) for j in response.judgments]}
     if task.predict is not None:
         return task.predict(item, response.texts, response.loglikelihoods)
     if response.texts is not None:
@@ -44,9 +48,12 @@ def score_predictions(task: Task, items: list[Item], predictions: list, context:
         computed = metric_registry.get(name).compute(predictions, references, context)
         result.per_item[name] = computed.per_item
         result.metrics[name] = computed.score
+        for part, value in (computed.breakdown or {}).items():
+            result.groups.setdefault(part, {})[name] = value
     subtask_of = [item.subtask for item in items]
     if any(s is not None for s in subtask_of):
-        result.subtasks = _micro(subtask_of, result.per_item, lambda s: [s])
+        for part, values in _micro(subtask_of, result.per_item, lambda s: [s]).items():
+            result.subtasks.setdefault(part, {}).update(values)
         member_of = defaultdict(list)
         for group, members in task.groups.items():
             for member in members:
@@ -62,6 +69,6 @@ def _micro(subtask_of, per_item, keys_of) -> dict[str, dict[str, float]]:
     for position, subtask in enumerate(subtask_of):
         for key in keys_of(subtask):
             for name, values in per_item.items():
-                if values is not None:
+                if values is not None and values[position] is not None:
                     buckets[key][name].append(values[position])
     return {key: {name: fmean(v) for name, v in by_metric.items()} for key, by_metric in sorted(buckets.items())}

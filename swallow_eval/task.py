@@ -77,6 +77,8 @@ class Item:
     meta: dict = field(default_factory=dict)
     messages: tuple[tuple[str, str], ...] | None = None
     generation: Generation | None = None
+    # Items sharing a unit count once for --limit (MT-Bench: the answers to one question).
+    unit: Any = None
 
     def prompt_row(self) -> dict:
         """The `swallow-eval prompts` line of this item (a stable contract)."""
@@ -104,6 +106,7 @@ class BuildContext:
     """What building items may need beyond the data: the evaluated model's tokenizer, if any."""
 
     tokenizer: Any = None
+    num_answers: int | None = None  # answers per question for tasks that sample several (MT-Bench)
 
 
 @dataclass(frozen=True)
@@ -125,6 +128,8 @@ class Task:
     groups: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # Multi-turn tasks: the conversation for the next turn given the answers so far, or None when done.
     next_turn: Callable[[Item, list[str]], tuple[tuple[str, str], ...] | None] | None = None
+    # Judged tasks: the judge's conversations (one per turn) for an item's answers.
+    judge: Callable[[Item, list[str]], list[tuple[tuple[str, str], ...]]] | None = None
     version: str = "1"
     description: str = ""
     # Why no sample ships (license, missing data); None when one does.

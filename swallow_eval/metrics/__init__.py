@@ -17,8 +17,11 @@ from swallow_eval.errors import UserError, closest
 
 @dataclass(frozen=True)
 class MetricResult:
-    per_item: list[float] | None
+    per_item: list[float | None] | None
     score: float
+    # Scores of named parts (e.g. MT-Bench categories) when the metric itself defines how parts
+    # aggregate; they appear in results under "groups".
+    breakdown: dict[str, float] | None = None
 
 
 @dataclass

@@ -80,7 +80,7 @@ TASK = Task(
     shots=0,
     files=(QUESTIONS, REFERENCES),
     build=build,
-    metrics=("mt_bench_score", "mt_bench_first_turn", "mt_bench_second_turn", "mt_bench_unparsed", "ja_char_ratio"),
+    metrics=("mt_bench_score", "mt_bench_unparsed", "ja_char_ratio"),
     column=Column("jmt_avg", "JMT Avg", "mt_bench_score", "judge score / 10", divisor=10),
     generation=Generation(max_new_tokens=MAX_NEW_TOKENS),
     next_turn=next_turn,

@@ -58,10 +58,10 @@ def test_score_averages_per_answer_choice_and_excludes_unparsed():
     # choice 0 rows: 8, 6, 10, 10 -> 8.5; choice 1 rows: 4, 2 (two -1 excluded) -> 3.0
     score = compute("mt_bench_score")
     assert score.score == pytest.approx((8.5 + 3.0) / 2)
-    assert score.breakdown == {"coding": pytest.approx((7 + 4) / 2), "extraction": pytest.approx((10 + 2) / 2)}
+    assert score.breakdown == {
+        "coding": pytest.approx((7 + 4) / 2), "extraction": pytest.approx((10 + 2) / 2),
+        "first_turn": pytest.approx((9 + 2) / 2), "second_turn": pytest.approx((8 + 4) / 2)}
     assert score.per_item == [7.0, 4.0, 10.0, 2.0]
-    assert compute("mt_bench_first_turn").score == pytest.approx((9 + 2) / 2)
-    assert compute("mt_bench_second_turn").score == pytest.approx((8 + 4) / 2)
     unparsed = compute("mt_bench_unparsed")
     assert unparsed.score == 2 and unparsed.breakdown == {"coding": 1, "extraction": 1}
 

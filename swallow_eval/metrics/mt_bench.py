@@ -27,24 +27,21 @@ def _average(rows: list[tuple[int, float]]) -> float:
     return fmean(means) if means else float("nan")
 
 
-def _turn_metric(name: str, turns: tuple[int, ...], description: str) -> None:
-    def compute(predictions, references, context):
-        rows, per_category, per_item = [], defaultdict(list), []
-        for prediction, reference in zip(predictions, references, strict=True):
-            mine = [(reference["choice"], prediction["ratings"][t]) for t in turns]
-            rows += mine
-            per_category[reference["category"]] += mine
-            valid = [v for _, v in mine if v != -1]
-            per_item.append(fmean(valid) if valid else None)
-        breakdown = {category: _average(r) for category, r in sorted(per_category.items())}
-        return MetricResult(per_item, _average(rows), breakdown)
+def _score(predictions, references, context):
+    """Overall score; breakdown per category and per turn (the reporter's MT-Bench groups)."""
+    rows, parts, per_item = [], defaultdict(list), []
+    for prediction, reference in zip(predictions, references, strict=True):
+        mine = [(reference["choice"], rating) for rating in prediction["ratings"]]
+        rows += mine
+        parts[reference["category"]] += mine
+        for turn, key in enumerate(("first_turn", "second_turn")):
+            parts[key].append(mine[turn])
+        valid = [v for _, v in mine if v != -1]
+        per_item.append(fmean(valid) if valid else None)
+    return MetricResult(per_item, _average(rows), {key: _average(r) for key, r in sorted(parts.items())})
 
-    register(Metric(name, compute, scale=10.0, description=description))
 
-
-_turn_metric("mt_bench_score", (0, 1), "MT-Bench judge score (1-10), both turns")
-_turn_metric("mt_bench_first_turn", (0,), "MT-Bench judge score (1-10), turn 1")
-_turn_metric("mt_bench_second_turn", (1,), "MT-Bench judge score (1-10), turn 2")
+register(Metric("mt_bench_score", _score, scale=10.0, description="MT-Bench judge score (1-10)"))
 
 
 def _unparsed(predictions, references, context):

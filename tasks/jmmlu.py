@@ -22,7 +22,8 @@ from swallow_eval.task import Column
 URL = "https://raw.githubusercontent.com/nlp-waseda/JMMLU/762cbf192c9e4588b574d718f95afd64c96fcbf4/JMMLU"
 
 # Subject -> sha256, in the order of FILENAMES in llm-jp-eval datasets/jmmlu.py: the split's
-# random stream runs through the subjects in this order.
+# random stream runs through the subjects in this order. (The list was read from a copy of that file
+# in wandb/llm-leaderboard; the spec's few-shots, subject counts and gold letters confirm it: tests.)
 SUBJECTS = {
     "econometrics": "637f4938d16ab853480925ba32c15d8821faf55fc06120eb19efbfc20abd5070",
     "human_aging": "8ff928a0b6f101ec73161488cccd9dd9739def03767a701cfbdfa34f07d3cffe",

@@ -80,7 +80,7 @@ def test_sigkill_mid_run_resumes_from_cache(shared_data, tmp_path):
 @pytest.fixture(scope="module")
 def llmjp_run(jsquad_data, tmp_path_factory) -> Path:
     """One run of the four other llm-jp-eval tasks: real JEMHopQA and NIILC, real JSQuAD valid with the
-    train fixture, and JMMLU's embedded sample (the full split has >= 53 items at --limit 5: per subject)."""
+    train fixture, and JMMLU's embedded sample (5 items; --limit is per subject: 265 items on the full split)."""
     data = tmp_path_factory.mktemp("llmjp-data")
     for name in ("jemhopqa", "niilc", "jsquad"):
         (data / name).symlink_to(jsquad_data / name)

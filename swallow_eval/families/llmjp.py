@@ -28,7 +28,8 @@ class Sample:
     def __post_init__(self):
         # Raised inside the loaders' row_errors, so a malformed row is named, not a traceback.
         if not isinstance(self.input, str) or not isinstance(self.output, str):
-            raise TypeError(f"question and answer must be text, got {self.input!r} -> {self.output!r}")
+            raise TypeError("question and answer must be text, got "
+                            f"{type(self.input).__name__} and {type(self.output).__name__}")
 
 
 def train_split(samples: list[Sample]) -> list[Sample]:

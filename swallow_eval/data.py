@@ -148,8 +148,10 @@ def read_csv(path: Path, **kwargs) -> list[tuple[int, list[str]]]:
     return _read_delimited(path, delimiter=",", **kwargs)
 
 
-def _read_delimited(path: Path, encoding: str = "utf-8", **kwargs) -> list[tuple[int, list[str]]]:
-    with open(path, encoding=encoding, newline="") as handle:
+def _read_delimited(path: Path, encoding: str = "utf-8", newline: str | None = "",
+                    **kwargs) -> list[tuple[int, list[str]]]:
+    """`newline=None` reads as a reference that opened the file without newline="" did: "\r\n" in a field becomes "\n"."""
+    with open(path, encoding=encoding, newline=newline) as handle:
         reader = csv.reader(handle, **kwargs)
         try:
             return [(reader.line_num, row) for row in reader]

@@ -53,3 +53,16 @@ def cli(*args: str, env: dict | None = None, check: bool = True, cwd: Path | Non
 
 def jsonl(text: str) -> list[dict]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="session")
+def jsquad_data(shared_data, tmp_path_factory) -> Path:
+    """A data dir: shared/data plus JSQuAD's train file, which only exists as a hand-written fixture."""
+    root = tmp_path_factory.mktemp("data")
+    for entry in shared_data.iterdir():
+        if entry.name != "jsquad":
+            (root / entry.name).symlink_to(entry)
+    (root / "jsquad").mkdir()
+    (root / "jsquad" / "valid-v1.1.json").symlink_to(shared_data / "jsquad" / "valid-v1.1.json")
+    (root / "jsquad" / "train-v1.1.json").symlink_to(FIXTURES / "jsquad" / "train-v1.1.json")
+    return root

@@ -75,3 +75,55 @@ def test_sigkill_mid_run_resumes_from_cache(shared_data, tmp_path):
 
     cli(*args[:-2], "--no-cache", "--output-dir", str(tmp_path / "uninterrupted"))
     assert samples(tmp_path / "resumed", "jcommonsenseqa") == samples(tmp_path / "uninterrupted", "jcommonsenseqa")
+
+
+@pytest.fixture(scope="module")
+def llmjp_run(jsquad_data, tmp_path_factory) -> Path:
+    """One run of the four other llm-jp-eval tasks: real JEMHopQA and NIILC, real JSQuAD valid with the
+    train fixture, and JMMLU's embedded sample (5 items; --limit is per subject: 265 items on the full split)."""
+    data = tmp_path_factory.mktemp("llmjp-data")
+    for name in ("jemhopqa", "niilc", "jsquad"):
+        (data / name).symlink_to(jsquad_data / name)
+    (data / "jmmlu").symlink_to(REPO / "swallow_eval" / "sample_data" / "jmmlu")
+    out = tmp_path_factory.mktemp("llmjp-results")
+    cli("run", "--tasks", "jemhopqa,niilc,jsquad,jmmlu", "--model", "proxy:gemma3-270m", "--data-dir", str(data),
+        "--limit", "5", "--output-dir", str(out), "--no-cache", "--no-progress")
+    return out
+
+
+@pytest.mark.parametrize("task, outputs, targets, per_item, score", [
+    ("jemhopqa",
+     ["『ファイナルファンタジーXIII』", "NO", "本社", "東條英機", "『ワイルド・スピード/スーパーコンボ』"],
+     ["ファイナルファンタジーXIII", "YES", "カリフォルニア州クパチーノ", "第二次世界大戦", "クリス・モーガン"],
+     [1.0, 0.0, 0.0, 0.0, 0.32], 0.264),
+    ("niilc",
+     ["IBM", "GSM", "18歳", "1951年", "試験"],
+     ["東芝", "TACS,HiCAP,PDC,cdmaOne,CDMA2001,W-CDMA,LTE,モバイルWiMAX,AXGP,LTE-Advanced,WiMAX 2.1,LTE-?x",
+      "20歳", "1964年", "司法試験"],
+     [0.0, 0.07, 0.33, 0.6, 0.67], 0.334),
+    ("jsquad",
+     ["北海道", "5月から7月", "北海道", "5月から7月", "入梅"],
+     ["小笠原諸島", "雨季", "東アジアの広範囲", "5月から7月にかけて", "田植えの時期の目安"],
+     [0.0, 0.0, 0.0, 0.75, 0.0], 0.15),
+    ("jmmlu", ["A"] * 5, ["B", "A", "D", "D", "D"], [0.0, 1.0, 0.0, 0.0, 0.0], 0.2),
+])
+def test_llmjp_tasks_first_five_items(llmjp_run, task, outputs, targets, per_item, score):
+    rows = samples(llmjp_run, task)
+    assert [r["outputs"] for r in rows] == [[o] for o in outputs]  # the family stops at "\n\n"
+    assert [r["target"] for r in rows] == targets
+    metric = "exact_match" if task == "jmmlu" else "char_f1"
+    assert [r["metrics"][metric] for r in rows] == per_item
+    result = json.loads((run_dir(llmjp_run) / "results.json").read_text())["tasks"][task]
+    assert result["metrics"][metric]["value"] == score
+    assert result["card"]["column"] == task and result["card"]["value"] == score
+    assert result["n"] == 5 and result["add_bos"] is True
+
+
+def test_jmmlu_reports_subjects_and_categories(llmjp_run):
+    rows = samples(llmjp_run, "jmmlu")
+    assert [r["subtask"] for r in rows] == [
+        "japanese_history", "prehistory", "college_medicine", "high_school_psychology", "high_school_geography"]
+    result = json.loads((run_dir(llmjp_run) / "results.json").read_text())["tasks"]["jmmlu"]
+    assert result["subtasks"]["prehistory"] == {"exact_match": 1.0}
+    assert result["groups"] == {"humanities": {"exact_match": 0.5}, "other": {"exact_match": 0.0},
+                                "social_sciences": {"exact_match": 0.0}}

@@ -23,6 +23,13 @@ HEADER = "以下は、タスクを説明する指示と、文脈のある入力�
 class Sample:
     input: str
     output: str
+    subtask: str | None = None  # e.g. the JMMLU subject, for per-subject and per-category scores
+
+    def __post_init__(self):
+        # Raised inside the loaders' row_errors, so a malformed row is named, not a traceback.
+        if not isinstance(self.input, str) or not isinstance(self.output, str):
+            raise TypeError("question and answer must be text, got "
+                            f"{type(self.input).__name__} and {type(self.output).__name__}")
 
 
 def train_split(samples: list[Sample]) -> list[Sample]:
@@ -55,6 +62,7 @@ def task(
     metric: str,
     column: Column,
     shots: int = 4,
+    groups: dict[str, tuple[str, ...]] | None = None,
     description: str = "",
     no_sample_reason: str | None = None,
 ) -> Task:
@@ -69,6 +77,7 @@ def task(
                 prompt=f"{prefix}\n\n### 入力:\n{sample.input}\n\n### 応答:\n",
                 # The reference compares against NFKC(gold).
                 target=unicodedata.normalize("NFKC", sample.output),
+                subtask=sample.subtask,
             )
             for i, sample in enumerate(test)
         ]
@@ -85,6 +94,7 @@ def task(
         # No stop sequence in the reference; stopping at "\n\n" cannot change the extracted answer.
         generation=Generation(max_new_tokens=output_length, stop=("\n\n",)),
         extract=answer,
+        groups=groups or {},
         description=description,
         no_sample_reason=no_sample_reason,
     )

@@ -40,6 +40,7 @@ class Metric:
 
 
 _REGISTRY: dict[str, Metric] = {}
+_loaded = False
 
 
 def register(metric: Metric) -> Metric:
@@ -64,19 +65,21 @@ def item_metric(name: str, description: str = "", scale: float = 1.0):
 
 
 def _load_all() -> None:
-    for module in pkgutil.iter_modules(__path__):
-        importlib.import_module(f"{__name__}.{module.name}")
+    """Import every metric module once (a flag, not an empty registry: one module may be imported directly)."""
+    global _loaded
+    if not _loaded:
+        for module in pkgutil.iter_modules(__path__):
+            importlib.import_module(f"{__name__}.{module.name}")
+        _loaded = True
 
 
 def get(name: str) -> Metric:
-    if not _REGISTRY:
-        _load_all()
+    _load_all()
     if name not in _REGISTRY:
         raise UserError(f"unknown metric {name!r}{closest(name, _REGISTRY)}; known: {', '.join(sorted(_REGISTRY))}")
     return _REGISTRY[name]
 
 
 def names() -> list[str]:
-    if not _REGISTRY:
-        _load_all()
+    _load_all()
     return sorted(_REGISTRY)

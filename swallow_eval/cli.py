@@ -69,6 +69,9 @@ def run(
     judge_model: Optional[str] = typer.Option(None, "--judge-model", help="Judge for judged tasks (MT-Bench)."),
     judge_backend: str = typer.Option("openai", "--judge-backend", help="Backend serving the judge."),
     judge_max_tokens: int = typer.Option(2048, "--judge-max-tokens", min=1, help="Reference: 2048."),
+    max_new_tokens: Optional[int] = typer.Option(
+        None, "--max-new-tokens", min=1,
+        help="Cap every generation (smoke/CI runs on small models); departs from the reference, recorded."),
 ) -> None:
     """Evaluate a model on tasks and write results/<model>/<run-id>/."""
     from swallow_eval import backends, models
@@ -127,6 +130,7 @@ def run(
                 skip(task, f"--model {model} has no chat template; pass --chat-template FILE")
                 continue
             p.add_bos = bos_policy(task.reference, info.path, info.model_type, info.tokenizer_adds_bos)
+            p.max_new_tokens_cap = max_new_tokens
             prepared.append(p)
         if not prepared:
             raise UserError("no selected task can run with this model")
@@ -151,7 +155,7 @@ def run(
             grader.close()
         stats.seconds["judge"] = sum(judge_stats.seconds.values())
     config = {"tasks": [p.task.name for p in prepared], "model": model_ref.spec, "backend": backend,
-              "limit": limit, "backend_settings": engine.identity(), "task_versions": {p.task.name: p.task.version for p in prepared}}
+              "limit": limit, "max_new_tokens_cap": max_new_tokens, "backend_settings": engine.identity(), "task_versions": {p.task.name: p.task.version for p in prepared}}
     if any(p.task.judge is not None for p in prepared):
         config.update(judge=judge_ref.spec, judge_backend=judge_backend, judge_max_tokens=judge_max_tokens,
                       num_answers=num_answers)

@@ -23,6 +23,8 @@ class PreparedTask:
     items: list[Item]
     data: DataRoot
     add_bos: bool = False
+    # --max-new-tokens: a cap for smoke runs, below the reference's limits (recorded in results).
+    max_new_tokens_cap: int | None = None
 
 
 @dataclass
@@ -66,20 +68,21 @@ def prepare(task: Task, data_dir: Path | None, limit: int | None, context: Build
     return PreparedTask(task, limit_items(task.build(data, context), limit), data)
 
 
-def item_requests(task: Task, item: Item, add_bos: bool) -> list[Request]:
+def item_requests(task: Task, item: Item, add_bos: bool, cap: int | None = None) -> list[Request]:
     """The requests one item needs: a generation for `prompt`/`messages`, a log-likelihood per choice."""
     requests: list[Request] = []
     if item.prompt is not None or item.messages is not None:
-        requests.append(_generation_request(task, item, add_bos, item.messages or ()))
+        requests.append(_generation_request(task, item, add_bos, item.messages or (), cap))
     for context, continuation in item.choices or ():
         requests.append(LoglikelihoodRequest(context, continuation, add_bos))
     return requests
 
 
-def _generation_request(task: Task, item: Item, add_bos: bool, messages) -> GenerateRequest:
+def _generation_request(task: Task, item: Item, add_bos: bool, messages, cap: int | None) -> GenerateRequest:
     g = item.generation or task.generation
     return GenerateRequest(
-        prompt=item.prompt or "", messages=tuple(messages), max_new_tokens=g.max_new_tokens, stop=g.stop,
+        prompt=item.prompt or "", messages=tuple(messages),
+        max_new_tokens=g.max_new_tokens if cap is None else min(cap, g.max_new_tokens), stop=g.stop,
         n=g.n, temperature=g.temperature, top_p=g.top_p, top_k=g.top_k, seed=g.seed, add_bos=add_bos,
         max_total_tokens=g.max_total_tokens,
     )
@@ -93,7 +96,7 @@ def execute(prepared: list[PreparedTask], backend, cache, show_progress: bool = 
     answers of the previous one.
     """
     stats = RunStats()
-    per_item = {(p.task.name, item.index): item_requests(p.task, item, p.add_bos)
+    per_item = {(p.task.name, item.index): item_requests(p.task, item, p.add_bos, p.max_new_tokens_cap)
                 for p in prepared for item in p.items}
     answers: dict[Request, Response] = {}
     round_requests = per_item
@@ -108,7 +111,7 @@ def execute(prepared: list[PreparedTask], backend, cache, show_progress: bool = 
                 key = (p.task.name, item.index)
                 messages = p.task.next_turn(item, _collect([answers[r] for r in per_item[key]]).texts)
                 if messages is not None:
-                    request = _generation_request(p.task, item, p.add_bos, messages)
+                    request = _generation_request(p.task, item, p.add_bos, messages, p.max_new_tokens_cap)
                     per_item[key].append(request)
                     round_requests[key] = [request]
     return {key: _collect([answers[r] for r in requests]) for key, requests in per_item.items()}, stats

@@ -76,8 +76,8 @@ def task_result(p: PreparedTask, score: TaskScore, responses: list[ItemResponses
         "metrics": {
             name: {"value": _finite(value), "scale": _scale(name)} for name, value in score.metrics.items()
         },
-        "subtasks": score.subtasks,
-        "groups": score.groups,
+        "subtasks": _finite_all(score.subtasks),
+        "groups": _finite_all(score.groups),
         "card": {
             "column": task.column.key,
             "label": task.column.label,
@@ -100,6 +100,8 @@ def write_samples(path: Path, p: PreparedTask, score: TaskScore, responses: list
             row["prompt_hash"] = item.prompt_hash()
             if item.prompt is not None:
                 row["prompt"] = item.prompt
+            if item.messages is not None:
+                row["messages"] = item.messages
             if item.choices is not None:
                 row["requests"] = item.choices
             row["target"] = item.target
@@ -130,4 +132,9 @@ def _scale(metric_name: str) -> float:
 
 
 def _finite(value: float):
+    """NaN (a score over no valid items) is written as null: JSON has no NaN."""
     return None if value is None or (isinstance(value, float) and math.isnan(value)) else value
+
+
+def _finite_all(breakdown: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+    return {part: {name: _finite(v) for name, v in values.items()} for part, values in breakdown.items()}

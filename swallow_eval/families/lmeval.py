@@ -29,25 +29,28 @@ def jinja(text: str) -> str:
 class RandomSampler:
     """`api/samplers.py` default sampler: one generator per task, advanced doc by doc."""
 
-    def __init__(self, pool: Sequence, n: int):
+    def __init__(self, pool: Sequence, n: int, extra_draw: bool = False):
         self.pool, self.n = list(pool), n
         self.rng = random.Random(SEED)
+        # lm-eval draws n + 1 when the yaml's fewshot_split == test_split, which also holds when a
+        # yaml sets neither (None == None: HellaSwag, TriviaQA, SQuAD2); the extra draw advances the
+        # generator. XWINO's pool is its test set only by fallback: it draws n and loses a shot when
+        # it draws itself.
+        self.draw = n + 1 if extra_draw else n
 
     def shots(self, doc) -> list:
-        # lm-eval draws n + 1 only when fewshot_split == test_split, which no task here declares;
-        # XWINO's pool is its test set by fallback, so it draws n and loses a shot when it draws itself.
-        drawn = self.rng.sample(self.pool, self.n)
+        drawn = self.rng.sample(self.pool, self.draw)
         return [shot for shot in drawn if shot != doc][: self.n]
 
 
 class FirstNSampler:
-    """`first_n` sampler: the first n pool docs, the same for every doc."""
+    """`first_n` sampler: the first n pool docs, the same for every doc (get_context drops the doc itself)."""
 
     def __init__(self, pool: Sequence, n: int):
         self.first = list(pool)[:n]
 
     def shots(self, doc) -> list:
-        return self.first
+        return [shot for shot in self.first if shot != doc]
 
 
 def fewshot_block(shots: list[tuple[str, str]]) -> str:

@@ -194,6 +194,8 @@ def check_prompts(python: str, data_dir: Path, hellaswag_dir: Path, work: Path, 
 def check_loglikelihoods(python: str, data_dir: Path, work: Path, tasks_dir: Path, xwino: int, mmlu: int) -> None:
     model_dir = models.resolve("proxy:gemma3-270m").path
     for task, limit in (("xwinograd_en", xwino), ("mmlu", mmlu)):
+        if not limit:
+            continue
         name = f"xcheck_{task}"
         out = work / f"lmeval_{task}"
         seconds = run_lmeval(
@@ -244,8 +246,8 @@ def main() -> None:
     parser.add_argument("--tasks", default=",".join(TASKS), help="tasks for --prompts")
     parser.add_argument("--prompts", action="store_true")
     parser.add_argument("--loglikelihoods", action="store_true")
-    parser.add_argument("--xwino", type=int, default=100, help="XWINO items for --loglikelihoods")
-    parser.add_argument("--mmlu", type=int, default=2, help="items per MMLU subject for --loglikelihoods")
+    parser.add_argument("--xwino", type=int, default=100, help="XWINO items for --loglikelihoods (0: skip)")
+    parser.add_argument("--mmlu", type=int, default=2, help="items per MMLU subject for --loglikelihoods (0: skip)")
     parser.add_argument("--workdir", type=Path, help="keep the converted data, yamls and outputs here")
     args = parser.parse_args()
     if not (args.prompts or args.loglikelihoods):

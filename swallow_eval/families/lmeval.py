@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from swallow_eval.data import DataFile, DataRoot
+from swallow_eval.errors import UserError
 from swallow_eval.task import LM_EVAL, BuildContext, Column, Item, Task
 
 TARGET_DELIMITER = " "
@@ -109,6 +110,9 @@ def multiple_choice_items(spec: MultipleChoice, groups: list[Docs], shots: int, 
     """`build_all_requests`: one sampler per lm-eval task, advanced over its docs in order."""
     items: list[Item] = []
     for docs in groups:
+        if len(docs.pool) < shots:
+            where = f" ({docs.subtask})" if docs.subtask else ""
+            raise UserError(f"the few-shot pool{where} has {len(docs.pool)} documents, {shots} shots are drawn")
         draw = sampler(docs.pool, shots)
         for doc in docs.evaluated:
             # num_fewshot 0 prepends only the description and never touches the sampler (L946-950).

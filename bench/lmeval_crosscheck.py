@@ -153,15 +153,18 @@ def lmeval_name(task: str, subtask: str | None) -> str:
     return f"xcheck_{task}" if subtask is None else f"xcheck_{task}_{subtask}"
 
 
-def swallow_items(task: str, data_dir: Path, limit: int | None = None) -> dict[tuple[str, int], object]:
-    """Items keyed like lm-eval's samples: (lm-eval task name, doc_id within it)."""
-    items = prepare(load_registry()[task], data_dir, limit, BuildContext()).items
+def lmeval_keyed(task: str, entries: list, item_of=lambda entry: entry) -> dict[tuple[str, int], object]:
+    """Entries (in evaluation order) keyed like lm-eval's samples: (lm-eval task name, doc_id in it)."""
     keyed, seen = {}, {}
-    for item in items:
-        name = lmeval_name(task, item.subtask)
-        keyed[(name, seen.get(name, 0))] = item
+    for entry in entries:
+        name = lmeval_name(task, item_of(entry).subtask)
+        keyed[(name, seen.get(name, 0))] = entry
         seen[name] = seen.get(name, 0) + 1
     return keyed
+
+
+def swallow_items(task: str, data_dir: Path) -> dict[tuple[str, int], object]:
+    return lmeval_keyed(task, prepare(load_registry()[task], data_dir, None, BuildContext()).items)
 
 
 def check_prompts(python: str, data_dir: Path, hellaswag_dir: Path, work: Path, tasks_dir: Path,
@@ -191,41 +194,53 @@ def check_prompts(python: str, data_dir: Path, hellaswag_dir: Path, work: Path, 
             print("  first difference:", json.dumps(first_difference, ensure_ascii=False)[:2000])
 
 
-def check_loglikelihoods(python: str, data_dir: Path, work: Path, tasks_dir: Path, xwino: int, mmlu: int) -> None:
+def swallow_run(task: str, data_dir: Path, limit: int, subtasks: set[str] | None):
+    """The items and responses of swallow-eval's own pipeline and hf backend (fp32 on CPU)."""
+    from swallow_eval.backends.hf import HFBackend
+    from swallow_eval.pipeline import execute
+    from swallow_eval.scoring import predict
+    from swallow_eval.task import bos_policy
+
+    prepared = prepare(load_registry()[task], data_dir, limit, BuildContext())
+    prepared.items = [item for item in prepared.items if subtasks is None or item.subtask in subtasks]
+    backend = HFBackend(models.resolve("proxy:gemma3-270m"))
+    info = backend.info
+    prepared.add_bos = bos_policy(prepared.task.reference, info.path, info.model_type, info.tokenizer_adds_bos)
+    responses, _ = execute([prepared], backend, None, show_progress=False, log=lambda message: None)
+    backend.close()
+    return {item.index: (item, responses[(task, item.index)].loglikelihoods,
+                         predict(prepared.task, item, responses[(task, item.index)])) for item in prepared.items}
+
+
+def check_loglikelihoods(python: str, data_dir: Path, work: Path, tasks_dir: Path, xwino: int, mmlu: int,
+                         mmlu_subjects: list[str]) -> None:
     model_dir = models.resolve("proxy:gemma3-270m").path
     for task, limit in (("xwinograd_en", xwino), ("mmlu", mmlu)):
         if not limit:
             continue
-        name = f"xcheck_{task}"
+        names = [f"xcheck_mmlu_{s}" for s in mmlu_subjects] if task == "mmlu" else [f"xcheck_{task}"]
         out = work / f"lmeval_{task}"
         seconds = run_lmeval(
             python, "evaluate", "--model", "hf", "--device", "cpu", "--batch_size", "1",
             # The Swallow fork forces BOS for model types containing "gemma"; upstream 0.4.2 only
             # for "gemma" itself, and the proxy is "gemma3_text".
             "--model_args", f"pretrained={model_dir},dtype=float32,add_bos_token=True",
-            "--tasks", name, "--num_fewshot", str(TASKS[task]), "--limit", str(limit),
+            "--tasks", ",".join(names), "--num_fewshot", str(TASKS[task]), "--limit", str(limit),
             "--include_path", str(tasks_dir), "--log_samples", "--output_path", str(out),
         )
         lmeval_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20
         started = time.perf_counter()
-        ours_dir = work / f"swallow_{task}"
-        subprocess.run([sys.executable, "-m", "swallow_eval", "run", "--tasks", task, "--limit", str(limit),
-                        "--model", "proxy:gemma3-270m", "--data-dir", str(data_dir), "--no-cache",
-                        "--no-progress", "--output-dir", str(ours_dir)], check=True, cwd=REPO)
+        ours = swallow_run(task, data_dir, limit, set(mmlu_subjects) if task == "mmlu" else None)
         ours_seconds = time.perf_counter() - started
-        (samples,) = ours_dir.glob("*/*/samples")
-        ours = {row["index"]: row for row in map(json.loads, (samples / f"{task}.jsonl").read_text().splitlines())}
-        items = swallow_items(task, data_dir, limit)
+        by_lmeval_key = lmeval_keyed(task, [ours[index] for index in sorted(ours)], lambda entry: entry[0])
         diffs, same_decision, n_items, their_correct, our_correct, same_args = [], 0, 0, 0, 0, 0
         for path in sorted(out.rglob("*.jsonl")):  # <model_args>_<task>.jsonl (lm_eval/__main__.py)
             lm_task = "xcheck_" + path.stem.split("_xcheck_")[-1]
             for row in json.loads(path.read_text(encoding="utf-8")):
-                item = items[(lm_task, row["doc_id"])]
+                item, mine, my_pick = by_lmeval_key[(lm_task, row["doc_id"])]
                 theirs = [resp[0][0] for resp in row["resps"]]
-                mine = ours[item.index]["loglikelihoods"]
                 diffs += [abs(a - b) for a, b in zip(theirs, mine, strict=True)]
                 their_pick = max(range(len(theirs)), key=theirs.__getitem__)
-                my_pick = ours[item.index]["prediction"]
                 same_decision += their_pick == my_pick
                 their_correct += their_pick == item.target
                 our_correct += my_pick == item.target
@@ -235,7 +250,7 @@ def check_loglikelihoods(python: str, data_dir: Path, work: Path, tasks_dir: Pat
               f"max |Δ loglik| {max(diffs):.2e}  mean {sum(diffs) / len(diffs):.2e}  identical decisions "
               f"{same_decision}/{n_items}  acc lm-eval {their_correct / n_items:.4f} swallow-eval "
               f"{our_correct / n_items:.4f}  time lm-eval {seconds:.0f} s (peak RSS {lmeval_rss:.1f} GiB) "
-              f"swallow-eval {ours_seconds:.0f} s")
+              f"swallow-eval {ours_seconds:.0f} s", flush=True)
 
 
 def main() -> None:
@@ -248,6 +263,7 @@ def main() -> None:
     parser.add_argument("--loglikelihoods", action="store_true")
     parser.add_argument("--xwino", type=int, default=100, help="XWINO items for --loglikelihoods (0: skip)")
     parser.add_argument("--mmlu", type=int, default=2, help="items per MMLU subject for --loglikelihoods (0: skip)")
+    parser.add_argument("--mmlu-subjects", default="", help="comma-separated subjects (default: all 57)")
     parser.add_argument("--workdir", type=Path, help="keep the converted data, yamls and outputs here")
     args = parser.parse_args()
     if not (args.prompts or args.loglikelihoods):
@@ -259,7 +275,8 @@ def main() -> None:
             check_prompts(args.lmeval_python, args.data_dir, args.hellaswag_dir, work, tasks_dir,
                           args.tasks.split(","))
         if args.loglikelihoods:
-            check_loglikelihoods(args.lmeval_python, args.data_dir, work, tasks_dir, args.xwino, args.mmlu)
+            subjects = args.mmlu_subjects.split(",") if args.mmlu_subjects else mmlu_subjects()
+            check_loglikelihoods(args.lmeval_python, args.data_dir, work, tasks_dir, args.xwino, args.mmlu, subjects)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,10 @@ only the dataset location overridden) from /work/venv-lmeval through bench/lmeva
 --loglikelihoods   the proxy model in fp32 on the first --xwino XWINO items and the first --mmlu
                    items of each MMLU subject: per-request log-likelihoods and per-item decisions.
 lm-eval runs with batch size 1: with a 262k vocabulary it computes full logits (notes/cpu-stack.md).
+
+The lm-eval side needs its own venv (lm-eval pins its own stack; the package never imports it):
+    python3 -m venv /work/venv-lmeval
+    /work/venv-lmeval/bin/pip install torch==2.13.0 transformers==5.19.0 lm-eval==0.4.2
 """
 
 from __future__ import annotations

@@ -155,3 +155,21 @@ def test_hellaswag_on_fixtures():
             " rakes the leaves into a large pile.", " eats the leaves one by one.",
             " glues the leaves back onto the tree.", " paints the lawn blue."])},
     ]
+
+
+def test_embedded_samples(shared_data, tmp_path, monkeypatch):
+    """Pools ship whole, so the sample's items get the full data's prompts; XWINO's pool is its own
+    evaluated set, of which the sample carries 10 rows: its shots come from those."""
+    monkeypatch.setenv("SWALLOW_EVAL_CACHE_DIR", str(tmp_path))  # no download cache: the embedded sample
+    monkeypatch.delenv("SWALLOW_EVAL_DATA_DIR", raising=False)
+    assert prompt_rows("openbookqa", None) == prompt_rows("openbookqa", shared_data)[:10]
+
+    def without_index(rows):
+        return [{k: v for k, v in row.items() if k != "index"} for row in rows]
+
+    sample = without_index(prompt_rows("mmlu", None))
+    subjects = ["abstract_algebra", "management", "philosophy", "sociology"]
+    full = without_index(prompt_rows("mmlu", shared_data))
+    assert sample == [row for s in subjects for row in [r for r in full if r["subtask"] == s][:2]]
+    xwino = prompt_rows("xwinograd_en", None)
+    assert len(xwino) == 10 and xwino[0]["requests"][0][1] == " feared violence."

@@ -106,19 +106,19 @@ class Docs:
     subtask: str | None = None
 
 
-def multiple_choice_items(spec: MultipleChoice, groups: list[Docs], shots: int, sampler=RandomSampler) -> list[Item]:
-    """`build_all_requests`: one sampler per lm-eval task, advanced over its docs in order."""
+def multiple_choice_items(spec: MultipleChoice, parts: list[Docs], shots: int, sampler=RandomSampler) -> list[Item]:
+    """`build_all_requests`: one sampler per lm-eval task (part), advanced over its docs in order."""
     items: list[Item] = []
-    for docs in groups:
-        if len(docs.pool) < shots:
-            where = f" ({docs.subtask})" if docs.subtask else ""
-            raise UserError(f"the few-shot pool{where} has {len(docs.pool)} documents, {shots} shots are drawn")
-        draw = sampler(docs.pool, shots)
-        for doc in docs.evaluated:
+    for part in parts:
+        if len(part.pool) < shots:
+            where = f" ({part.subtask})" if part.subtask else ""
+            raise UserError(f"the few-shot pool{where} has {len(part.pool)} documents, {shots} shots are drawn")
+        fewshots = sampler(part.pool, shots)
+        for doc in part.evaluated:
             # num_fewshot 0 prepends only the description and never touches the sampler (L946-950).
-            block = fewshot_block([spec.shot(s) for s in draw.shots(doc)]) if shots else ""
+            block = fewshot_block([spec.shot(s) for s in fewshots.shots(doc)]) if shots else ""
             items.append(Item(index=len(items), target=spec.gold(doc),
-                              choices=spec.requests(doc, docs.description + block), subtask=docs.subtask))
+                              choices=spec.requests(doc, part.description + block), subtask=part.subtask))
     return items
 
 

@@ -89,7 +89,8 @@ class MultipleChoice:
         if isinstance(text, int):
             continuation = TARGET_DELIMITER + self.doc_to_target(doc)
             return [(prefix + choice, continuation) for choice in choices]
-        return [(prefix + text, TARGET_DELIMITER + choice) for choice in choices]
+        context = prefix + text
+        return [(context, TARGET_DELIMITER + choice) for choice in choices]
 
     def gold(self, doc: dict) -> int:
         text = self.doc_to_text(doc)

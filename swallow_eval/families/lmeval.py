@@ -10,7 +10,12 @@ task's `until` strings (and EOS) and is capped at 256 new tokens unless the task
 from __future__ import annotations
 
 import random
-from typing import Sequence
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+from swallow_eval.data import DataFile, DataRoot
+from swallow_eval.errors import UserError
+from swallow_eval.task import LM_EVAL, BuildContext, Column, Item, Task
 
 TARGET_DELIMITER = " "
 FEWSHOT_DELIMITER = "\n\n"
@@ -25,27 +30,118 @@ def jinja(text: str) -> str:
 class RandomSampler:
     """`api/samplers.py` default sampler: one generator per task, advanced doc by doc."""
 
-    def __init__(self, pool: Sequence, n: int):
+    def __init__(self, pool: Sequence, n: int, extra_draw: bool = False):
         self.pool, self.n = list(pool), n
         self.rng = random.Random(SEED)
+        # lm-eval draws n + 1 when the yaml's fewshot_split == test_split, which also holds when a
+        # yaml sets neither (None == None: HellaSwag, TriviaQA, SQuAD2); the extra draw advances the
+        # generator. XWINO's pool is its test set only by fallback: it draws n and loses a shot when
+        # it draws itself.
+        self.draw = n + 1 if extra_draw else n
 
     def shots(self, doc) -> list:
-        # lm-eval draws n + 1 only when fewshot_split == test_split, which no task here declares;
-        # XWINO's pool is its test set by fallback, so it draws n and loses a shot when it draws itself.
-        drawn = self.rng.sample(self.pool, self.n)
+        drawn = self.rng.sample(self.pool, self.draw)
         return [shot for shot in drawn if shot != doc][: self.n]
 
 
 class FirstNSampler:
-    """`first_n` sampler: the first n pool docs, the same for every doc."""
+    """`first_n` sampler: the first n pool docs, the same for every doc (get_context drops the doc itself)."""
 
     def __init__(self, pool: Sequence, n: int):
         self.first = list(pool)[:n]
 
     def shots(self, doc) -> list:
-        return self.first
+        return [shot for shot in self.first if shot != doc]
 
 
 def fewshot_block(shots: list[tuple[str, str]]) -> str:
     """Rendered shots, each `text + " " + target + "\\n\\n"` (api/samplers.py get_context)."""
     return "".join(text + TARGET_DELIMITER + target + FEWSHOT_DELIMITER for text, target in shots)
+
+
+# ---- multiple choice (output_type: multiple_choice, api/task.py L1109-1131) ---------------------
+
+
+@dataclass(frozen=True)
+class MultipleChoice:
+    """A task yaml's doc_to_text / doc_to_choice / doc_to_target, applied to one HF-schema doc.
+
+    doc_to_text returning an int is lm-eval's "multiple input" form (XWINO): the choices end the
+    contexts and the target is the one continuation scored after each.
+    """
+
+    doc_to_text: Callable[[dict], str | int]
+    doc_to_choice: Callable[[dict], list[str]]
+    doc_to_target: Callable[[dict], int | str]
+
+    def shot(self, doc: dict) -> tuple[str, str]:
+        """(text, target) of a few-shot doc: an int text or target names a choice (samplers.py L44-63)."""
+        text, target = self.doc_to_text(doc), self.doc_to_target(doc)
+        if isinstance(text, int):
+            text = self.doc_to_choice(doc)[text]
+        if not isinstance(target, str):
+            target = str(self.doc_to_choice(doc)[target])
+        return text, target
+
+    def requests(self, doc: dict, prefix: str) -> list[tuple[str, str]]:
+        """One (context, continuation) per choice; the continuation starts with the target delimiter."""
+        text, choices = self.doc_to_text(doc), self.doc_to_choice(doc)
+        if isinstance(text, int):
+            continuation = TARGET_DELIMITER + self.doc_to_target(doc)
+            return [(prefix + choice, continuation) for choice in choices]
+        context = prefix + text
+        return [(context, TARGET_DELIMITER + choice) for choice in choices]
+
+    def gold(self, doc: dict) -> int:
+        text = self.doc_to_text(doc)
+        return text if isinstance(text, int) else self.doc_to_target(doc)
+
+
+@dataclass
+class Docs:
+    """One lm-eval task's documents (a whole benchmark, or one MMLU subject), in HF row order."""
+
+    evaluated: list[dict]
+    pool: list[dict]  # the few-shot split; the sampler draws from it in this order
+    description: str = ""  # already rendered (see `jinja`)
+    subtask: str | None = None
+
+
+def multiple_choice_items(spec: MultipleChoice, parts: list[Docs], shots: int, sampler=RandomSampler) -> list[Item]:
+    """`build_all_requests`: one sampler per lm-eval task (part), advanced over its docs in order."""
+    items: list[Item] = []
+    for part in parts:
+        if len(part.pool) < shots:
+            where = f" ({part.subtask})" if part.subtask else ""
+            raise UserError(f"the few-shot pool{where} has {len(part.pool)} documents, {shots} shots are drawn")
+        fewshots = sampler(part.pool, shots)
+        for doc in part.evaluated:
+            # num_fewshot 0 prepends only the description and never touches the sampler (L946-950).
+            block = fewshot_block([spec.shot(s) for s in fewshots.shots(doc)]) if shots else ""
+            items.append(Item(index=len(items), target=spec.gold(doc),
+                              choices=spec.requests(doc, part.description + block), subtask=part.subtask))
+    return items
+
+
+def multiple_choice_task(
+    *,
+    name: str,
+    files: tuple[DataFile, ...],
+    docs: Callable[[DataRoot], list[Docs]],
+    spec: MultipleChoice,
+    shots: int,
+    column: Column,
+    sampler=RandomSampler,
+    groups: dict[str, tuple[str, ...]] | None = None,
+    description: str = "",
+    no_sample_reason: str | None = None,
+) -> Task:
+    """An English-suite log-likelihood task scored by `acc` (argmax of summed log-probabilities)."""
+
+    def build(data: DataRoot, context: BuildContext) -> list[Item]:
+        return multiple_choice_items(spec, docs(data), shots, sampler)
+
+    return Task(
+        name=name, suite="en", reference=LM_EVAL, shots=shots, files=files, build=build, metrics=("acc",),
+        column=column, groups=groups or {}, description=description, no_sample_reason=no_sample_reason,
+    )

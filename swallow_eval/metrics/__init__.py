@@ -6,6 +6,7 @@ BLEU) and one score. Modules of this package register their metrics on import.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import pkgutil
 from dataclasses import dataclass
@@ -60,20 +61,20 @@ def item_metric(name: str, description: str = "", scale: float = 1.0):
     return wrap
 
 
+@functools.cache
 def _load_all() -> None:
+    """Import every metric module once (a task file may already have imported one of them)."""
     for module in pkgutil.iter_modules(__path__):
         importlib.import_module(f"{__name__}.{module.name}")
 
 
 def get(name: str) -> Metric:
-    if not _REGISTRY:
-        _load_all()
+    _load_all()
     if name not in _REGISTRY:
         raise UserError(f"unknown metric {name!r}{closest(name, _REGISTRY)}; known: {', '.join(sorted(_REGISTRY))}")
     return _REGISTRY[name]
 
 
 def names() -> list[str]:
-    if not _REGISTRY:
-        _load_all()
+    _load_all()
     return sorted(_REGISTRY)

@@ -11,6 +11,7 @@ keeping the first 4. Each question asks for a generation up to "\\n" and for the
 from math import exp
 
 from swallow_eval.data import DataFile, DataRoot, read_json, row_errors
+from swallow_eval.errors import UserError
 from swallow_eval.families import lmeval
 from swallow_eval.task import LM_EVAL, BuildContext, Column, Item, Task
 
@@ -59,6 +60,9 @@ def build(data: DataRoot, context: BuildContext):
 
 def predict(item: Item, texts: list[str], loglikelihoods: list[float]) -> dict:
     """The raw continuation (leading space kept) and exp(log p(" unanswerable" | prompt))."""
+    if not texts or not loglikelihoods:
+        raise UserError(f"squad2 item {item.index}: needs both the generated output and the log-likelihood "
+                        "of \" unanswerable\"")
     return {"prediction_text": texts[0], "no_answer_probability": exp(loglikelihoods[0])}
 
 

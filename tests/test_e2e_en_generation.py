@@ -106,7 +106,7 @@ def test_gsm8k_runs_to_its_256_token_cap(run):
     texts = outputs(run, "gsm8k")
     assert [text[:30] for text in texts] == [
         " Janet’s ducks made $2 * 2 = $", " The total number of bolts in ", " Josh made $80,000 in profit.\n",
-        " James runs 60 meters a week.\n", " Wendi needs to give her chicke",
+        " James runs 60 meters a week.\n", " Wendi needs to give her chick",
     ]
     assert hashlib.sha256(json.dumps(texts, ensure_ascii=False).encode()).hexdigest() == (
         "00b213285ccd9bd2eac9723c8d15a795e208646650872737d8754314e7205426")

@@ -104,3 +104,14 @@ def test_embedded_samples_give_the_full_data_prompts(tmp_path, shared_data, regi
         full = jsonl(cli("prompts", name, "--data-dir", str(shared_data), "--limit", str(per_subtask)).stdout)
         assert [(r["prompt"], r["target"]) for r in sample] == [(r["prompt"], r["target"]) for r in full], name
     assert all(registry[name].no_sample_reason for name in ("triviaqa", "squad2"))
+
+
+def test_squad2_rescoring_needs_output_and_loglikelihood(tmp_path):
+    predictions = tmp_path / "p.jsonl"
+    predictions.write_text('{"index": 0, "output": "  France", "loglikelihoods": [-3.0]}\n'
+                           '{"index": 1, "output": " 10th and 11th centuries", "loglikelihoods": [-1.0]}\n')
+    out = jsonl(cli("score", "squad2", "--predictions", str(predictions), "--data-dir", str(FIXTURES)).stdout)
+    assert out == [{"task": "squad2", "n": 2, "metrics": {"squad2_exact": 100.0, "squad2_best_exact": 100.0}}]
+    predictions.write_text('{"index": 0, "output": " France"}\n')
+    result = cli("score", "squad2", "--predictions", str(predictions), "--data-dir", str(FIXTURES), check=False)
+    assert one_line_error(result) == 'error: squad2 item 0: needs both the generated output and the log-likelihood of " unanswerable"'

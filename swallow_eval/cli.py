@@ -293,13 +293,15 @@ def score(
             index = row["index"]
             if index not in by_index:
                 raise ValueError(f"index {index} is not an item of {task}")
+            if "output" not in row and "loglikelihoods" not in row:
+                raise KeyError("output or loglikelihoods")
+            response = ItemResponses()  # SQuAD2 items need both
             if "output" in row:
                 output = row["output"]
-                responses.append(ItemResponses(texts=list(output) if isinstance(output, list) else [output]))
-            elif "loglikelihoods" in row:
-                responses.append(ItemResponses(loglikelihoods=[float(x) for x in row["loglikelihoods"]]))
-            else:
-                raise KeyError("output or loglikelihoods")
+                response.texts = list(output) if isinstance(output, list) else [output]
+            if "loglikelihoods" in row:
+                response.loglikelihoods = [float(x) for x in row["loglikelihoods"]]
+            responses.append(response)
             items.append(by_index[index])
     result = score_task(prepared.task, items, responses, MetricContext(tokenizer=tok))
     _emit({"task": task, "n": len(items), "metrics": result.metrics})

@@ -157,3 +157,16 @@ def _read_delimited(path: Path, encoding: str = "utf-8", newline: str | None = "
             return [(reader.line_num, row) for row in reader]
         except csv.Error as exc:
             raise UserError(f"{path}:{reader.line_num}: malformed row ({exc})") from exc
+
+
+def read_parquet(path: Path, columns: list[str]) -> list[tuple[int, dict]]:
+    """Rows of a Parquet file (Hugging Face's published format) as (row number from 1, record)."""
+    import pyarrow.parquet as pq
+    from pyarrow import ArrowException
+
+    try:
+        table = pq.read_table(path, columns=columns)
+    except (ArrowException, OSError) as exc:
+        reason = str(exc).splitlines()[0]
+        raise UserError(f"{path}: not a readable Parquet file with columns {', '.join(columns)} ({reason})") from exc
+    return list(enumerate(table.to_pylist(), 1))

@@ -28,7 +28,7 @@ def test_first_n_and_rendering():
 def test_random_sampler_extra_draw_advances_the_generator_by_n_plus_one():
     """lm-eval draws n + 1 when fewshot_split == test_split, None == None included (HellaSwag)."""
     pool = [{"id": i} for i in range(50)]
-    sampler = RandomSampler(pool, 4, extra_draw=True)
+    sampler = RandomSampler(pool, 4, draw_extra=True)
     reference = random.Random(1234)
     for doc in ({"id": 100}, {"id": 101}, {"id": 102}):
         assert sampler.shots(doc) == [pool[i] for i in reference.sample(range(50), 5)][:4]

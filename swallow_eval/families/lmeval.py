@@ -4,18 +4,24 @@ prompt = description + Σ(shot_text + " " + shot_target + "\\n\\n") + doc_text. 
 one `random.Random(1234)` per task that draws `rng.sample(pool, n)` for each evaluated doc in
 dataset order (a shot equal to the doc itself is dropped), or from the first n pool docs
 (`first_n`). Multiple choice scores `" " + choice` after the context; generation stops at the
-task's `until` strings (and EOS) and is capped at 256 new tokens unless the task says otherwise.
+task's `until` strings (and EOS) and is capped at 256 new tokens unless the task says otherwise;
+its output then goes through the task's filters (regex, remove_whitespace) before the metric.
 """
 
 from __future__ import annotations
 
 import random
+import random
+import re
+import string
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
+
+import numpy as np
 
 from swallow_eval.data import DataFile, DataRoot
 from swallow_eval.errors import UserError
-from swallow_eval.task import LM_EVAL, BuildContext, Column, Item, Task
+from swallow_eval.task import LM_EVAL, BuildContext, Column, Generation, Item, Task
 
 TARGET_DELIMITER = " "
 FEWSHOT_DELIMITER = "\n\n"
@@ -28,19 +34,21 @@ def jinja(text: str) -> str:
 
 
 class RandomSampler:
-    """`api/samplers.py` default sampler: one generator per task, advanced doc by doc."""
+    """`api/samplers.py` default sampler: one generator per task, advanced doc by doc.
 
-    def __init__(self, pool: Sequence, n: int, extra_draw: bool = False):
+    lm-eval draws n + 1 docs when the task config's `fewshot_split == test_split`, and that holds
+    when neither is set (TriviaQA, SQuAD2, HellaSwag: `draw_extra`); the extra draw shifts the
+    generator for every later doc. XWINO sets test_split only, so it draws n from its own test set
+    and loses a shot when it draws itself.
+    """
+
+    def __init__(self, pool: Sequence, n: int, draw_extra: bool = False):
         self.pool, self.n = list(pool), n
+        self.draws = n + 1 if draw_extra else n
         self.rng = random.Random(SEED)
-        # lm-eval draws n + 1 when the yaml's fewshot_split == test_split, which also holds when a
-        # yaml sets neither (None == None: HellaSwag, TriviaQA, SQuAD2); the extra draw advances the
-        # generator. XWINO's pool is its test set only by fallback: it draws n and loses a shot when
-        # it draws itself.
-        self.draw = n + 1 if extra_draw else n
 
     def shots(self, doc) -> list:
-        drawn = self.rng.sample(self.pool, self.draw)
+        drawn = self.rng.sample(self.pool, self.draws)
         return [shot for shot in drawn if shot != doc][: self.n]
 
 
@@ -145,3 +153,79 @@ def multiple_choice_task(
         name=name, suite="en", reference=LM_EVAL, shots=shots, files=files, build=build, metrics=("acc",),
         column=column, groups=groups or {}, description=description, no_sample_reason=no_sample_reason,
     )
+
+
+# ---- generate_until tasks ----------------------------------------------------------------------
+
+
+def generation_items(
+    docs: Sequence,
+    text: Callable[[Any], str],
+    gold: Callable[[Any], Any],
+    *,
+    shots: int = 0,
+    pool: Sequence = (),
+    shot_target: Callable[[Any], str] | None = None,
+    draw_extra: bool = False,
+    description: str = "",
+    continuations: tuple[str, ...] = (),
+    subtask: str | None = None,
+    first_index: int = 0,
+) -> list[Item]:
+    """Items of a generate_until task, one per doc in dataset order (api/task.py fewshot_context).
+
+    `text(doc)` and `shot_target(doc)` are the rendered doc_to_text and the answer a shot shows
+    after the target delimiter; `gold(doc)` is what the metric compares with. Each continuation
+    adds a log-likelihood request after the same prompt (SQuAD2 scores " unanswerable").
+    """
+    sampler = RandomSampler(pool, shots, draw_extra) if shots else None
+    items = []
+    for offset, doc in enumerate(docs):
+        block = fewshot_block([(text(s), shot_target(s)) for s in sampler.shots(doc)]) if sampler else ""
+        prompt = description + block + text(doc)
+        items.append(Item(first_index + offset, gold(doc), prompt=prompt,
+                          choices=[(prompt, c) for c in continuations] or None, subtask=subtask))
+    return items
+
+
+def generate_until(*until: str, max_gen_toks: int = 256) -> Generation:
+    """Greedy generation cut at the `until` strings; the backend also stops at EOS, which lm-eval
+    adds to `until` (models/huggingface.py generate_until)."""
+    return Generation(max_new_tokens=max_gen_toks, stop=until)
+
+
+INVALID = "[invalid]"
+_PUNCTUATION = str.maketrans("", "", string.punctuation)
+
+
+def regex_filter(text: str, pattern: str) -> str:
+    """`regex` filter with a one-group pattern: the first re.findall match, stripped, else "[invalid]"."""
+    matches = re.findall(pattern, text)
+    return matches[0].strip() if matches else INVALID
+
+
+def remove_whitespace(text: str) -> str:
+    """`remove_whitespace` filter: one leading space goes, nothing else."""
+    return text[1:] if text.startswith(" ") else text
+
+
+def exact_match(prediction: str, references: Sequence[str], regexes_to_ignore: Sequence[str] = (),
+                ignore_case: bool = False, ignore_punctuation: bool = False) -> float:
+    """1.0 if the prediction equals any reference under HF evaluate's `exact_match` (api/metrics.py).
+
+    Each regex is deleted from both sides in turn, then lower-casing and deleting ASCII punctuation
+    if asked; there is no whitespace normalisation. The library compares numpy unicode arrays,
+    which drop trailing NUL characters, so this does too.
+    """
+    if not references:
+        return 0.0
+    predictions, golds = [prediction] * len(references), list(references)
+    for pattern in regexes_to_ignore:
+        predictions = np.asarray([re.sub(pattern, "", x) for x in predictions])
+        golds = np.asarray([re.sub(pattern, "", x) for x in golds])
+    predictions, golds = np.asarray(predictions), np.asarray(golds)
+    if ignore_case:
+        predictions, golds = np.char.lower(predictions), np.char.lower(golds)
+    if ignore_punctuation:
+        predictions, golds = np.char.translate(predictions, _PUNCTUATION), np.char.translate(golds, _PUNCTUATION)
+    return float(bool((predictions == golds).any()))

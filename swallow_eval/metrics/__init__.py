@@ -6,6 +6,7 @@ BLEU) and one score. Modules of this package register their metrics on import.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import pkgutil
 from dataclasses import dataclass
@@ -40,7 +41,6 @@ class Metric:
 
 
 _REGISTRY: dict[str, Metric] = {}
-_loaded = False
 
 
 def register(metric: Metric) -> Metric:
@@ -64,13 +64,11 @@ def item_metric(name: str, description: str = "", scale: float = 1.0):
     return wrap
 
 
+@functools.cache
 def _load_all() -> None:
-    """Import every metric module once (a flag, not an empty registry: one module may be imported directly)."""
-    global _loaded
-    if not _loaded:
-        for module in pkgutil.iter_modules(__path__):
-            importlib.import_module(f"{__name__}.{module.name}")
-        _loaded = True
+    """Import every metric module once (a task file may already have imported one of them)."""
+    for module in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{module.name}")
 
 
 def get(name: str) -> Metric:

@@ -72,7 +72,7 @@ def item_requests(task: Task, item: Item, add_bos: bool) -> list[Request]:
         requests.append(GenerateRequest(
             prompt=item.prompt, max_new_tokens=g.max_new_tokens, stop=g.stop, n=g.n,
             temperature=g.temperature, top_p=g.top_p, seed=g.seed, add_bos=add_bos,
-            max_total_tokens=g.max_total_tokens,
+            max_total_tokens=g.max_total_tokens, max_prompt_tokens=g.max_prompt_tokens,
         ))
     for context, continuation in item.choices or ():
         requests.append(LoglikelihoodRequest(context, continuation, add_bos))

@@ -20,6 +20,7 @@ class TaskScore:
     metrics: dict[str, float]
     subtasks: dict[str, dict[str, float]] = field(default_factory=dict)
     groups: dict[str, dict[str, float]] = field(default_factory=dict)
+    details: dict[str, dict] = field(default_factory=dict)  # metric -> MetricResult.details
 
 
 def predict(task: Task, item: Item, response: ItemResponses) -> Any:
@@ -44,6 +45,8 @@ def score_predictions(task: Task, items: list[Item], predictions: list, context:
         computed = metric_registry.get(name).compute(predictions, references, context)
         result.per_item[name] = computed.per_item
         result.metrics[name] = computed.score
+        if computed.details:
+            result.details[name] = computed.details
     subtask_of = [item.subtask for item in items]
     if any(s is not None for s in subtask_of):
         result.subtasks = _micro(subtask_of, result.per_item, lambda s: [s])

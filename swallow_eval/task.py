@@ -56,6 +56,7 @@ class Generation:
     top_p: float = 1.0
     seed: int | None = None
     max_total_tokens: int | None = None
+    max_prompt_tokens: int | None = None
 
 
 @dataclass

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from statistics import fmean
 from typing import Any, Callable, Sequence
 
@@ -19,6 +19,8 @@ from swallow_eval.errors import UserError, closest
 class MetricResult:
     per_item: list[float] | None
     score: float
+    # What a reader needs to reproduce the score (e.g. sacreBLEU's signature); written to results.
+    details: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -37,6 +39,7 @@ class Metric:
 
 
 _REGISTRY: dict[str, Metric] = {}
+_loaded = False
 
 
 def register(metric: Metric) -> Metric:
@@ -61,19 +64,21 @@ def item_metric(name: str, description: str = "", scale: float = 1.0):
 
 
 def _load_all() -> None:
-    for module in pkgutil.iter_modules(__path__):
-        importlib.import_module(f"{__name__}.{module.name}")
+    """Import every metric module once (a task file may already have imported one of them)."""
+    global _loaded
+    if not _loaded:
+        for module in pkgutil.iter_modules(__path__):
+            importlib.import_module(f"{__name__}.{module.name}")
+        _loaded = True
 
 
 def get(name: str) -> Metric:
-    if not _REGISTRY:
-        _load_all()
+    _load_all()
     if name not in _REGISTRY:
         raise UserError(f"unknown metric {name!r}{closest(name, _REGISTRY)}; known: {', '.join(sorted(_REGISTRY))}")
     return _REGISTRY[name]
 
 
 def names() -> list[str]:
-    if not _REGISTRY:
-        _load_all()
+    _load_all()
     return sorted(_REGISTRY)

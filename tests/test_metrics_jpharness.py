@@ -77,6 +77,12 @@ def test_bleu_edge_cases(hyps, refs, score):
     assert compute("bleu_en", hyps, refs).score == sacrebleu.corpus_bleu(hyps, [refs]).score
 
 
+def test_scoring_japanese_leaves_denormals_alone():
+    """DyNet (nagisa) turns on flush-to-zero when it loads; later computations must not change."""
+    nagisa_words("東京")
+    assert np.float32(1e-39) * np.float32(1.0) != 0.0
+
+
 def test_bleu_needs_text():
     with pytest.raises(UserError, match="BLEU needs text: prediction 1 is int"):
         compute("bleu_en", ["a", 3], ["a", "b"])

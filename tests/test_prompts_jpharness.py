@@ -238,3 +238,13 @@ def test_xlsum_ja_prompts_need_the_models_tokenizer(xlsum_data):
     result = cli("prompts", "xlsum_ja", "--data-dir", str(xlsum_data), check=False)
     assert result.returncode == 2
     assert "error: xlsum_ja: prompts are cut to the evaluated model's context in its tokens; pass --tokenizer MODEL" in result.stderr
+
+
+def test_mgsm_ja_embedded_sample(tmp_path, shared_data):
+    from swallow_eval.data import SAMPLE_ROOT
+
+    assert (SAMPLE_ROOT / "mgsm" / "exemplars.py").read_bytes() == (shared_data / "mgsm" / "exemplars.py").read_bytes()
+    env = {"SWALLOW_EVAL_CACHE_DIR": str(tmp_path), "SWALLOW_EVAL_DATA_DIR": ""}
+    rows = jsonl(cli("prompts", "mgsm_ja", env=env).stdout)
+    assert [row["target"] for row in rows] == [3, 18]  # the first 2 problems, in Random(42) order
+    assert all(row["prompt"].count("問題：") == 5 for row in rows)

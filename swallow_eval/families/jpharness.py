@@ -140,8 +140,9 @@ def _sgm_sides(path, source: str, target: str) -> list[list[str]]:
 
 
 def _plain_lines(path) -> list[str]:
-    """One segment per "\n"-terminated line (sacrebleu reads with newline="\n")."""
-    text = path.read_text(encoding="utf-8")
+    """One segment per line, split on LF only (sacrebleu opens its files with newline="\\n")."""
+    with open(path, encoding="utf-8", newline="") as handle:
+        text = handle.read()
     return [_sacrebleu_clean(line) for line in text.removesuffix("\n").split("\n")]
 
 

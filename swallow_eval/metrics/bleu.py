@@ -8,6 +8,7 @@ top of that, not ja-mecab).
 
 from __future__ import annotations
 
+import functools
 from importlib import metadata
 
 from sacrebleu.metrics import BLEU
@@ -34,11 +35,21 @@ def corpus_bleu(hypotheses: list[str], references: list[str], **details) -> Metr
     })
 
 
+@functools.cache
+def _nagisa():
+    """nagisa, loaded when Japanese output is first scored (3 s). Its DyNet library is built with
+    fast-math and switches the process to flush-denormals-to-zero on load; that is undone here so that
+    no later float computation of the process (a model on CPU, NumPy) depends on having scored BLEU."""
+    import nagisa
+    import torch
+
+    torch.set_flush_denormal(False)
+    return nagisa
+
+
 def nagisa_words(text: str) -> str:
     """`" ".join(nagisa.tagging(text.strip()).words)` (translation.py `ja_split`)."""
-    import nagisa  # 3 s to load its model: only when Japanese output is scored
-
-    return " ".join(nagisa.tagging(text.strip()).words)
+    return " ".join(_nagisa().tagging(text.strip()).words)
 
 
 def _bleu_en(predictions, references, context) -> MetricResult:

@@ -7,6 +7,11 @@ context = DESCRIPTION + FEWSHOT_SEP.join(doc_to_text + doc_to_target per shot) +
 doc_to_text(doc). The model wrapper (`hf-causal-experimental`) adds no BOS (task.bos_policy), keeps
 the last 4096 - 256 prompt tokens, generates greedily up to 256 new tokens whatever the task asks
 for, and keeps the text before the first stop string, unstripped.
+
+Not reproduced (models/huggingface.py): with batch_size 2, a batch whose longer context exceeds 3,840
+tokens loses its first (length - 3,840) generated tokens (the continuation is sliced at the untruncated
+padded length) and keeps generating until both sequences stop; and the wrapper also cuts at the
+literal EOS string, which only matters if a model spells it out in plain tokens.
 """
 
 from __future__ import annotations

@@ -325,7 +325,8 @@ def metric(
             predictions.append(row["prediction"])
             references.append(row["reference"])
     result = chosen.compute(predictions, references, metrics.MetricContext(tokenizer=_tokenizer(tokenizer)))
-    _emit({"metric": name, "per_item": result.per_item, "score": result.score})
+    _emit({"metric": name, "per_item": result.per_item, "score": result.score,
+           **({"details": result.details} if result.details else {})})
 
 
 @app.command()

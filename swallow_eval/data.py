@@ -32,6 +32,9 @@ class DataFile:
     path: str  # "<benchmark>/<file>", relative to a data root
     url: str
     sha256: str | None = None
+    # Other published copies of the same content (e.g. plain-text copies of an SGML release): a
+    # root may hold these instead of the file; `download` fetches only `url`.
+    copies: tuple["DataFile", ...] = ()
 
 
 def cache_home() -> Path:
@@ -53,11 +56,20 @@ class DataRoot:
         path = self.root / file.path
         if not path.is_file():
             hint = " (run `swallow-eval data download` or pass --data-dir)" if self.kind != "data-dir" else ""
-            raise UserError(f"missing data file {path}{hint}")
+            copies = f" or its copies {', '.join(c.path for c in file.copies)}" if file.copies else ""
+            raise UserError(f"missing data file {path}{copies}{hint}")
         return path
 
+    def present(self, file: DataFile) -> tuple[DataFile, ...]:
+        """`(file,)` if the root holds it, else its copies if it holds all of them, else ()."""
+        if (self.root / file.path).is_file():
+            return (file,)
+        if file.copies and all((self.root / c.path).is_file() for c in file.copies):
+            return file.copies
+        return ()
+
     def has(self, files) -> bool:
-        return all((self.root / f.path).is_file() for f in files)
+        return all(self.present(f) for f in files)
 
 
 def choose_root(task_name: str, files, data_dir: Path | None) -> DataRoot:

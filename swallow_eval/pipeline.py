@@ -84,7 +84,7 @@ def _generation_request(task: Task, item: Item, add_bos: bool, messages, cap: in
         prompt=item.prompt or "", messages=tuple(messages),
         max_new_tokens=g.max_new_tokens if cap is None else min(cap, g.max_new_tokens), stop=g.stop,
         n=g.n, temperature=g.temperature, top_p=g.top_p, top_k=g.top_k, seed=g.seed, add_bos=add_bos,
-        max_total_tokens=g.max_total_tokens,
+        max_total_tokens=g.max_total_tokens, max_prompt_tokens=g.max_prompt_tokens,
     )
 
 

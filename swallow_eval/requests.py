@@ -30,6 +30,8 @@ class GenerateRequest:
     # Cap on prompt + generated tokens (bigcode's max_length); None = no cap.
     max_total_tokens: int | None = None
     messages: tuple[tuple[str, str], ...] = ()
+    # Keep only the last N prompt tokens (the JP harness's left truncation); None = no cap.
+    max_prompt_tokens: int | None = None
 
     kind = "generate"
 

@@ -69,12 +69,14 @@ def task_result(p: PreparedTask, score: TaskScore, responses: list[ItemResponses
         "data": {
             "source": p.data.kind,
             "root": str(p.data.root),
-            "files": {f.path: file_sha256(p.data.root / f.path) for f in task.files},
+            "files": {f.path: file_sha256(p.data.root / f.path)
+                      for file in task.files for f in p.data.present(file)},
         },
         "add_bos": p.add_bos,
         "prompt_hash": hashlib.sha256("".join(i.prompt_hash() for i in p.items).encode()).hexdigest()[:16],
         "metrics": {
-            name: {"value": _finite(value), "scale": _scale(name)} for name, value in score.metrics.items()
+            name: {"value": _finite(value), "scale": _scale(name), **_details(score.details.get(name))}
+            for name, value in score.metrics.items()
         },
         "subtasks": _finite_all(score.subtasks),
         "groups": _finite_all(score.groups),
@@ -129,6 +131,10 @@ def _scale(metric_name: str) -> float:
     from swallow_eval import metrics
 
     return metrics.get(metric_name).scale
+
+
+def _details(details: dict | None) -> dict:
+    return {"details": details} if details else {}
 
 
 def _finite(value: float):

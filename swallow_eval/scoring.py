@@ -21,6 +21,7 @@ class TaskScore:
     metrics: dict[str, float]
     subtasks: dict[str, dict[str, float]] = field(default_factory=dict)
     groups: dict[str, dict[str, float]] = field(default_factory=dict)
+    details: dict[str, dict] = field(default_factory=dict)  # metric -> MetricResult.details
 
 
 def predict(task: Task, item: Item, response: ItemResponses) -> Any:
@@ -50,6 +51,8 @@ def score_predictions(task: Task, items: list[Item], predictions: list, context:
         result.metrics[name] = computed.score
         for part, value in (computed.breakdown or {}).items():
             result.groups.setdefault(part, {})[name] = value
+        if computed.details:
+            result.details[name] = computed.details
     subtask_of = [item.subtask for item in items]
     if any(s is not None for s in subtask_of):
         for part, values in _micro(subtask_of, result.per_item, lambda s: [s]).items():

@@ -57,6 +57,7 @@ class Generation:
     top_k: int | None = 0
     seed: int | None = None
     max_total_tokens: int | None = None
+    max_prompt_tokens: int | None = None
 
 
 @dataclass

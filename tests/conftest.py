@@ -33,6 +33,14 @@ def proxy_model():
 
 
 @pytest.fixture(scope="session")
+def proxy_tokenizer(proxy_model):
+    """The proxy model's tokenizer alone (tasks and metrics that count or compare its tokens)."""
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(proxy_model.path)
+
+
+@pytest.fixture(scope="session")
 def hf_backend(proxy_model):
     from swallow_eval.backends.hf import HFBackend
 

@@ -241,6 +241,8 @@ class HFBackend:
                            if request.messages else request.prompt)
         if request.add_bos and self.bos_id is not None:
             ids = [self.bos_id] + ids
+        if request.max_prompt_tokens is not None:
+            ids = ids[-request.max_prompt_tokens :]
         max_new = request.max_new_tokens
         if request.max_total_tokens is not None:
             ids = ids[-request.max_total_tokens :]

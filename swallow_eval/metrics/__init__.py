@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import importlib
 import pkgutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from statistics import fmean
 from typing import Any, Callable, Sequence
 
@@ -23,6 +23,8 @@ class MetricResult:
     # Scores of named parts (e.g. MT-Bench categories) when the metric itself defines how parts
     # aggregate; they appear in results under "groups".
     breakdown: dict[str, float] | None = None
+    # What a reader needs to reproduce the score (e.g. sacreBLEU's signature); written to results.
+    details: dict = field(default_factory=dict)
 
 
 @dataclass

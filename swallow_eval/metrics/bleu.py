@@ -29,7 +29,7 @@ def corpus_bleu(hypotheses: list[str], references: list[str], **details) -> Metr
         return MetricResult(None, float("nan"))
     bleu = BLEU(tokenize="13a")
     result = bleu.corpus_score(hypotheses, [references])
-    return MetricResult(None, result.score, {
+    return MetricResult(None, result.score, details={
         "signature": str(bleu.get_signature()), "precisions": result.precisions, "bp": result.bp,
         "sys_len": result.sys_len, "ref_len": result.ref_len, **details,
     })

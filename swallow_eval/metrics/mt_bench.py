@@ -38,7 +38,7 @@ def _score(predictions, references, context):
             parts[key].append(mine[turn])
         valid = [v for _, v in mine if v != -1]
         per_item.append(fmean(valid) if valid else None)
-    return MetricResult(per_item, _average(rows), {key: _average(r) for key, r in sorted(parts.items())})
+    return MetricResult(per_item, _average(rows), breakdown={key: _average(r) for key, r in sorted(parts.items())})
 
 
 register(Metric("mt_bench_score", _score, scale=10.0, description="MT-Bench judge score (1-10)"))
@@ -49,7 +49,7 @@ def _unparsed(predictions, references, context):
     per_category = defaultdict(float)
     for value, reference in zip(per_item, references, strict=True):
         per_category[reference["category"]] += value
-    return MetricResult(per_item, sum(per_item), dict(sorted(per_category.items())))
+    return MetricResult(per_item, sum(per_item), breakdown=dict(sorted(per_category.items())))
 
 
 register(Metric("mt_bench_unparsed", _unparsed, description="number of judgments without a rating (excluded)"))
@@ -74,7 +74,7 @@ def _ja_char_ratio(predictions, references, context):
             totals[key][0] += japanese
             totals[key][1] += length
     ratio = {key: (j / n if n else 0.0) for key, (j, n) in totals.items()}
-    return MetricResult(per_item, ratio.pop(""), dict(sorted(ratio.items())))
+    return MetricResult(per_item, ratio.pop(""), breakdown=dict(sorted(ratio.items())))
 
 
 register(Metric("ja_char_ratio", _ja_char_ratio,

@@ -42,7 +42,7 @@ def rouge2(predictions, references, tokenizer, **details) -> MetricResult:
         median = float(aggregator.aggregate()["rouge2"].mid.fmeasure * 100)
     finally:
         np.random.set_state(state)
-    return MetricResult(per_item, median, {
+    return MetricResult(per_item, median, details={
         "aggregation": f"median of 1000 bootstrap means (rouge-score BootstrapAggregator, NumPy seed {NUMPY_SEED})",
         "mean": sum(per_item) / len(per_item), **details,
     })

@@ -245,8 +245,8 @@ def score(
             index = row["index"]
             if index not in by_index:
                 raise ValueError(f"index {index} is not an item of {task}")
-            if "output" in row:
-                output = row["output"]
+            if "output" in row or "outputs" in row:  # "outputs": a run's samples/<task>.jsonl
+                output = row["output"] if "output" in row else row["outputs"]
                 responses.append(ItemResponses(texts=list(output) if isinstance(output, list) else [output]))
             elif "loglikelihoods" in row:
                 responses.append(ItemResponses(loglikelihoods=[float(x) for x in row["loglikelihoods"]]))

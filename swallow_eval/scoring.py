@@ -34,6 +34,8 @@ def predict(task: Task, item: Item, response: ItemResponses) -> Any:
 
 def score_task(task: Task, items: list[Item], responses: list[ItemResponses], context: MetricContext) -> TaskScore:
     predictions = [predict(task, item, r) for item, r in zip(items, responses, strict=True)]
+    if task.judge is not None:
+        predictions = task.judge(items, predictions)
     return score_predictions(task, items, predictions, context)
 
 

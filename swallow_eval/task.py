@@ -111,6 +111,8 @@ class Task:
     extract: Callable[[str], Any] | None = None
     # Full override: (item, texts, loglikelihoods) -> prediction, for tasks that need both kinds.
     predict: Callable[[Item, list[str] | None, list[float] | None], Any] | None = None
+    # Batch step over all predictions before the metrics (code execution): (items, predictions) -> predictions.
+    judge: Callable[[list[Item], list[Any]], list[Any]] | None = None
     # Named groups of subtasks reported as micro-averages (MMLU/JMMLU categories).
     groups: dict[str, tuple[str, ...]] = field(default_factory=dict)
     version: str = "1"

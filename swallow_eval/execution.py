@@ -420,17 +420,21 @@ def _verdict(data: bytes, status: str) -> str:
     """The reference's result string, from the runner's records and how the program ended.
 
     The runner writes a random token before the program starts and token + verdict after it
-    ends; anything else on that pipe means the program wrote there itself.
+    ends (forked copies of the program that return into the runner add theirs); anything else on
+    that pipe means the program wrote there itself.
     """
-    token, record = data[:TOKEN_BYTES], data[2 * TOKEN_BYTES:]
-    valid = len(data) > 2 * TOKEN_BYTES and data[TOKEN_BYTES : 2 * TOKEN_BYTES] == token
-    if valid and record == PASSED and status == "exit:0":
+    token, rest = data[:TOKEN_BYTES], data[TOKEN_BYTES:]
+    parts = rest.split(token) if rest else []
+    records = parts[1:] if len(parts) >= 2 and parts[0] == b"" else []
+    if records == [PASSED] and status == "exit:0":
         return "passed"
-    if (valid and record == TIMED_OUT) or status == "timeout":
+    if (records and records[0] == TIMED_OUT) or status == "timeout":
         return "timed out"
-    if valid and record[:1] == FAILED:
-        return "failed: " + record[1:].decode(errors="replace")
-    if len(data) > TOKEN_BYTES:
+    if records and records[0][:1] == FAILED:
+        return "failed: " + records[0][1:].decode(errors="replace")
+    if records:
+        return "failed: more than one process reported a verdict"
+    if rest:
         return "failed: the verdict record was tampered with"
     if status.startswith("signal:"):
         number = int(status[7:])

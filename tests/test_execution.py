@@ -1,6 +1,7 @@
 """The code sandbox against hostile programs: each is contained and gets a failing verdict, and the
 harness goes on (a correct program after the battery still passes, in the same sandbox)."""
 
+import json
 import os
 import resource
 import secrets
@@ -211,6 +212,52 @@ def test_working_directory_is_fresh_and_writable():
                "assert open('scratch.txt').read() == 'data'\nopen('/var/tmp/other.txt', 'w').write('x')\n"
                "assert sorted(os.listdir('/tmp')) == ['other.txt', 'scratch.txt']")
     assert [o.result for o in run_programs([program, program], LIMITS, workers=1)] == ["passed", "passed"]
+
+
+ROOTLESS_SCRIPT = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from swallow_eval.execution import Limits, run_programs, Sandbox
+programs = [
+    "assert 1 + 1 == 2",
+    "caps = open('/proc/self/status').read().split('CapEff:')[1].split()[0]\\nassert int(caps, 16) == 0, caps",
+    f"open({sys.argv[2]!r}, 'w').write('x')",
+    "import posix\\nwhile True:\\n    posix.fork()",
+    "import socket\\nsocket.create_connection(('127.0.0.1', 22), timeout=1)",
+]
+with Sandbox(Limits(timeout=1.0), workers=1) as sandbox:
+    print(json.dumps({"isolation": sandbox.isolation, "results": [o.result for o in sandbox.run(programs)]}))
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not Path("/usr/bin/setpriv").exists() or not Path("/usr/bin/python3").exists(),
+                    reason="needs root to become another user, setpriv and a system python3")
+def test_without_root_a_user_namespace_holds(tmp_path):
+    """The rootless path (user namespace, no capabilities), run as `nobody` with the system Python
+    (the sandbox is standard library only). The host's world-writable /tmp must stay untouched."""
+    # A folder outside /tmp that `nobody` may write: only the read-only remount stops the program.
+    writable = REPO / f".swallow-eval-rootless-{secrets.token_hex(4)}"
+    writable.mkdir()
+    os.chown(writable, 65534, 65534)
+    marker = writable / "escaped"
+    try:
+        done = subprocess.run(["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                               "/usr/bin/python3", "-I", "-c", ROOTLESS_SCRIPT, str(REPO), str(marker)],
+                              capture_output=True, text=True, cwd="/", timeout=60)
+        escaped = marker.exists()
+    finally:
+        marker.unlink(missing_ok=True)
+        writable.rmdir()
+    if done.returncode != 0 and ("No module named" in done.stderr or "Permission denied" in done.stderr):
+        pytest.skip(f"the checkout is not readable by nobody: {done.stderr.strip()[-200:]}")
+    report = json.loads(done.stdout)
+    assert report["isolation"]["namespaces"].startswith("user, mount, network")
+    assert report["isolation"]["user"] == "the user's uid without capabilities"
+    assert report["results"][:2] == ["passed", "passed"]
+    assert report["results"][2] == f"failed: [Errno 30] Read-only file system: '{marker}'"
+    assert report["results"][3] in ("timed out", "failed: [Errno 11] Resource temporarily unavailable")
+    assert report["results"][4] == "failed: [Errno 101] Network is unreachable"
+    assert not escaped
 
 
 def test_a_dead_zygote_is_an_error_not_a_verdict():

@@ -3,10 +3,10 @@
 Model output is hostile input. Each program runs in its own process, forked from a small server
 process (the "zygote": a clean interpreter started with `python -I`, an empty environment and
 nothing but the standard library loaded), so that a run never forks the harness (which may hold
-torch and threads) and a program starts in about a millisecond instead of an interpreter start.
+torch and threads) and a program starts in milliseconds instead of an interpreter start each.
 
-Containment, from the outside in (each layer is used where the kernel allows it; `isolation()`
-reports which ones hold on this machine and the zygote's first message logs it):
+Containment, from the outside in (each layer is used where the kernel allows it;
+`Sandbox.isolation` says which ones hold on this machine):
 
 * Linux namespaces: the zygote enters new mount, network and IPC namespaces (a user namespace
   first when it is not root); each program then gets its own mount and PID namespaces. The whole
@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import gc
 import json
 import os
 import selectors
@@ -93,7 +94,7 @@ class Sandbox:
 
     def __init__(self, limits: Limits = Limits(), workers: int | None = None):
         self.limits = limits
-        self.workers = workers or len(os.sched_getaffinity(0))
+        self.workers = min(workers or len(os.sched_getaffinity(0)), 64)  # 64 uids per zygote
         homes = sorted({os.path.realpath(os.path.expanduser("~")), "/root"} - {"/"})
         config = json.dumps({"limits": asdict(limits), "workers": self.workers,
                              "homes": [h for h in homes if os.path.isdir(h)]})
@@ -157,12 +158,6 @@ def run_programs(programs, limits: Limits = Limits(), workers: int | None = None
         return sandbox.run(programs, progress)
 
 
-def isolation() -> dict:
-    """Which protections hold on this machine (what the zygote managed to set up)."""
-    with Sandbox(workers=1) as sandbox:
-        return sandbox.isolation
-
-
 # ---- Linux system calls the standard library lacks (Python 3.10/3.11 have no os.unshare) ----------
 
 CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWUSER = 0x00020000, 0x08000000, 0x10000000
@@ -184,6 +179,10 @@ def _call(name: str, *args) -> None:
 
 def _unshare(flags: int) -> None:
     _call("unshare", ctypes.c_int(flags))
+
+
+def _setns(fd: int, flags: int) -> None:
+    _call("setns", ctypes.c_int(fd), ctypes.c_int(flags))
 
 
 def _mount(source, target, fstype, flags: int, data=None) -> None:
@@ -229,12 +228,17 @@ class _Zygote:
     limits: Limits
     workers: int
     homes: tuple[str, ...] = ()
-    namespaces: bool = False
+    namespaces: bool = False  # each program in fresh mount and PID namespaces
+    pid_namespace: int = -1  # the zygote's own PID namespace, restored after each program's fork
     as_root: bool = field(default_factory=lambda: os.geteuid() == 0)
     report: dict = field(default_factory=dict)
 
     def setup(self) -> None:
-        """Enter private namespaces and make the file system read-only, where the kernel lets us."""
+        """Enter private namespaces and make the file system read-only, where the kernel lets us.
+
+        On success the process has a new PID namespace for its children: the caller forks the
+        zygote proper, which is then that namespace's first process (when it dies, everything
+        under it dies)."""
         report = self.report
         try:
             if not self.as_root:
@@ -246,21 +250,11 @@ class _Zygote:
                     handle.write(f"0 {uid} 1")
                 with open("/proc/self/gid_map", "w") as handle:
                     handle.write(f"0 {gid} 1")
-            _unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC)
+            _unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWPID)
             _mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing we mount reaches the host
-            # Probe: a program needs its own mount and PID namespaces.
-            probe = os.fork()
-            if probe == 0:
-                try:
-                    _unshare(CLONE_NEWNS | CLONE_NEWPID)
-                    os._exit(0)
-                except BaseException:
-                    os._exit(1)
-            self.namespaces = os.waitpid(probe, 0)[1] == 0
+            self.namespaces = True
         except OSError as exc:
             report["namespaces"] = f"unavailable ({exc})"
-        if not self.namespaces:
-            report.setdefault("namespaces", "unavailable (no per-program mount and PID namespaces)")
             report["network"] = "sockets refused by the Python guard only"
             report["file_system"] = ("program runs as an unprivileged uid; world-writable folders are exposed"
                                      if self.as_root else "NOT protected: the program has the user's permissions")
@@ -273,7 +267,7 @@ class _Zygote:
                     _mount(None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | keep)
                 except OSError:
                     failed.append(target)
-            report["namespaces"] = ("user, " if not self.as_root else "") + "mount, network, IPC; per program: mount, PID"
+            report["namespaces"] = ("user, " if not self.as_root else "") + "mount, network, IPC, PID; per program: mount, PID"
             report["network"] = "empty network namespace (loopback down)"
             report["file_system"] = (f"read-only except a private tmpfs working directory; {', '.join(self.homes)} hidden"
                                      + (f" (could not remount {', '.join(failed)})" if failed else ""))
@@ -296,11 +290,13 @@ class _Zygote:
                 os.close(fd)
 
     def sandbox_uid(self, slot: int) -> int:
-        """A uid no one else uses: the process limit and `kill(-1)` then concern only this program."""
-        return 0x40000000 + (os.getpid() << 6) + slot
+        """A uid no one else uses: the process limit and `kill(-1)` then concern only this program.
+        (/proc is the host's: /proc/self names the zygote by its pid there, unique on the machine.)"""
+        return 0x40000000 + (int(os.readlink("/proc/self")) << 6) + slot
 
     def serve(self) -> None:
-        self.setup()
+        if self.namespaces:
+            self.pid_namespace = os.open("/proc/self/ns/pid", os.O_RDONLY)
         _write_line({"isolation": self.report})
         selector = selectors.DefaultSelector()
         os.set_blocking(0, False)
@@ -314,7 +310,8 @@ class _Zygote:
                 job = _Job(pending.pop(0), free_slots.pop(0))
                 self.start(job, selector)
                 running[job.pidfd] = job
-            for key, _ in selector.select(timeout=0.5):
+            deadline = min((job.deadline for job in running.values()), default=_now() + 1.0)
+            for key, _ in selector.select(timeout=max(deadline - _now(), 0.0)):
                 if key.data == "jobs":
                     chunk = _read_some(0)
                     if chunk is None:
@@ -329,32 +326,50 @@ class _Zygote:
                 elif key.data[0] == "pipe":
                     _, job, name = key.data
                     job.collect(name, selector, self.limits.output_bytes)
-                else:  # the job's supervisor exited
+                else:  # the program's first process exited (and with it, in a PID namespace, all others)
                     job = key.data[1]
                     self.finish(job, selector)
                     del running[job.pidfd]
                     free_slots.append(job.slot)
-            for job in running.values():  # backstop: a supervisor that hangs is killed
-                job.check_deadline(self.limits.timeout + 15)
+            for job in running.values():
+                # The runner's own alarm fires at `timeout`; this is for programs that block or disarm it.
+                if not job.killed and _now() >= job.deadline:
+                    os.kill(job.pid, signal.SIGKILL)
+                    job.killed = True
 
     def start(self, job: _Job, selector) -> None:
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         res_r, res_w = os.pipe()
         status_r, status_w = os.pipe()
+        uid = self.sandbox_uid(job.slot) if self.as_root else None
+        workdir = None
+        if self.namespaces:
+            _unshare(CLONE_NEWPID)  # the next child is the first process of a fresh PID namespace
+        else:
+            import tempfile
+
+            workdir = tempfile.mkdtemp(prefix="swallow-eval-exec-")
+            if uid is not None:
+                os.chown(workdir, uid, uid)
         pid = os.fork()
-        if pid == 0:  # the supervisor
+        if pid == 0:
             try:
-                for fd in (out_r, err_r, res_r, status_r):
-                    os.close(fd)
-                os.closerange(3, min(out_w, err_w, res_w, status_w))
-                _supervise(self, job, (out_w, err_w, res_w), status_w)
+                _arrange_fds(out_w, err_w, res_w, status_w)
+                try:
+                    _lock_down(self, workdir, uid)
+                except BaseException as exc:  # noqa: BLE001 - the sandbox's own failure, before the program ran
+                    os.write(STATUS_FD, f"sandbox setup: {type(exc).__name__}: {exc}".encode())
+                    raise
+                _run(job.message["program"], self.limits.timeout)
             finally:
-                os._exit(70)
+                os._exit(71)
+        if self.namespaces:
+            _setns(self.pid_namespace, CLONE_NEWPID)
         for fd in (out_w, err_w, res_w, status_w):
             os.close(fd)
-        job.pid, job.pidfd = pid, os.pidfd_open(pid)
-        job.started = _now()
+        job.pid, job.pidfd, job.workdir, job.uid = pid, os.pidfd_open(pid), workdir, uid
+        job.deadline = _now() + self.limits.timeout + 1.0
         for name, fd in (("stdout", out_r), ("stderr", err_r), ("result", res_r), ("status", status_r)):
             os.set_blocking(fd, False)
             job.fds[name] = fd
@@ -362,15 +377,23 @@ class _Zygote:
         selector.register(job.pidfd, selectors.EVENT_READ, ("exited", job))
 
     def finish(self, job: _Job, selector) -> None:
-        os.waitpid(job.pid, 0)
+        _, wait_status = os.waitpid(job.pid, 0)
         selector.unregister(job.pidfd)
         os.close(job.pidfd)
+        if not self.namespaces:
+            _kill_leftovers(job.pid, job.uid, job.workdir)
         for name in list(job.fds):
             job.collect(name, selector, self.limits.output_bytes, final=True)
-        status = job.data["status"].decode(errors="replace")
-        if status.startswith("error:"):
-            _write_line({"id": job.id, "error": status[6:]})
+        setup_error = job.data["status"].decode(errors="replace")
+        if setup_error:
+            _write_line({"id": job.id, "error": setup_error})
             return
+        if job.killed:
+            status = "timeout"
+        elif os.WIFSIGNALED(wait_status):
+            status = f"signal:{os.WTERMSIG(wait_status)}"
+        else:
+            status = f"exit:{os.WEXITSTATUS(wait_status)}"
         _write_line({"id": job.id, "result": _verdict(bytes(job.data["result"]), status),
                      "stdout": job.data["stdout"].decode(errors="replace"),
                      "stderr": job.data["stderr"].decode(errors="replace")})
@@ -382,7 +405,10 @@ class _Job:
     slot: int
     pid: int = 0
     pidfd: int = -1
-    started: float = 0.0
+    deadline: float = 0.0
+    killed: bool = False
+    workdir: str | None = None
+    uid: int | None = None
     fds: dict = field(default_factory=dict)
     data: dict = field(default_factory=lambda: {n: bytearray() for n in ("stdout", "stderr", "result", "status")})
 
@@ -407,13 +433,6 @@ class _Job:
             kept = self.data[name]
             if len(kept) < cap:
                 kept += chunk[: cap - len(kept)]
-
-    def check_deadline(self, seconds: float) -> None:
-        if _now() - self.started > seconds:
-            try:
-                os.kill(self.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
 
 
 def _verdict(data: bytes, status: str) -> str:
@@ -443,66 +462,7 @@ def _verdict(data: bytes, status: str) -> str:
     return f"failed: exited with code {status[5:]} before the tests finished"
 
 
-# ---- one program: supervisor (outside its PID namespace) and runner (inside) -------------------------
-
-
-def _supervise(zygote: _Zygote, job: _Job, pipes: tuple[int, int, int], status_w: int) -> None:
-    """Set up the program's namespaces, start it, kill it at the deadline, report how it ended."""
-    limits = zygote.limits
-    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # the zygote dies: so does the program
-    uid = zygote.sandbox_uid(job.slot) if zygote.as_root else None
-    workdir = None
-    try:
-        if zygote.namespaces:
-            _unshare(CLONE_NEWNS | CLONE_NEWPID)
-            owner = f",uid={uid},gid={uid}" if uid is not None else ""
-            _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV,
-                   f"size={limits.scratch_bytes},nr_inodes=4096,mode=0700{owner}")
-            for extra in ("/var/tmp", "/dev/shm"):
-                if os.path.isdir(extra):
-                    _mount("/tmp", extra, None, MS_BIND)
-            workdir = "/tmp"
-        else:
-            import tempfile
-
-            workdir = tempfile.mkdtemp(prefix="swallow-eval-exec-")
-            if uid is not None:
-                os.chown(workdir, uid, uid)
-    except OSError as exc:
-        os.write(status_w, f"error:sandbox setup: {exc}".encode())
-        return
-    pid = os.fork()
-    if pid == 0:
-        try:
-            _arrange_fds(*pipes, status_w)
-            try:
-                _lock_down(zygote, workdir, uid)
-            except BaseException as exc:  # noqa: BLE001 - the sandbox's own failure, before the program ran
-                os.write(STATUS_FD, f"error:sandbox setup: {type(exc).__name__}: {exc}".encode())
-                raise
-            _run(job.message["program"], zygote.limits.timeout)
-        finally:
-            os._exit(71)
-    for fd in pipes:
-        os.close(fd)
-    pidfd = os.pidfd_open(pid)
-    poller = selectors.DefaultSelector()
-    poller.register(pidfd, selectors.EVENT_READ)
-    # The runner's own alarm fires at `timeout`; this is for programs that block or disarm it.
-    timed_out = not poller.select(timeout=limits.timeout + 1.0)
-    if timed_out:
-        os.kill(pid, signal.SIGKILL)
-    _, wait_status = os.waitpid(pid, 0)
-    if not zygote.namespaces:
-        _kill_leftovers(pid, uid, workdir)
-    if timed_out:
-        status = "timeout"
-    elif os.WIFSIGNALED(wait_status):
-        status = f"signal:{os.WTERMSIG(wait_status)}"
-    else:
-        status = f"exit:{os.WEXITSTATUS(wait_status)}"
-    os.write(status_w, status.encode())
-    os._exit(0)
+# ---- one program, inside its sandbox ------------------------------------------------------------
 
 
 def _kill_leftovers(pid: int, uid: int | None, workdir: str) -> None:
@@ -548,10 +508,18 @@ def _lock_down(zygote: _Zygote, workdir: str, uid: int | None) -> None:
     import resource
 
     limits = zygote.limits
-    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # the zygote dies: so does the program
     os.setsid()
     if zygote.namespaces:
-        _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+        _unshare(CLONE_NEWNS)
+        owner = f",uid={uid},gid={uid}" if uid is not None else ""
+        _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV,
+               f"size={limits.scratch_bytes},nr_inodes=4096,mode=0700{owner}")
+        for extra in ("/var/tmp", "/dev/shm"):
+            if os.path.isdir(extra):
+                _mount("/tmp", extra, None, MS_BIND)
+        _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)  # only this program's processes
+        workdir = "/tmp"
     os.chdir(workdir)
     for name, value in ((resource.RLIMIT_CPU, int(limits.timeout) + 2), (resource.RLIMIT_AS, limits.memory_bytes),
                         (resource.RLIMIT_FSIZE, limits.file_size_bytes), (resource.RLIMIT_NOFILE, limits.open_files),
@@ -659,8 +627,16 @@ def _zygote_main(config: str) -> None:
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     for module in PRELOAD:
         __import__(module)
+    gc.freeze()  # the collector then leaves the zygote's objects alone: forks copy fewer pages
     os.set_blocking(1, True)
-    _Zygote(Limits(**settings["limits"]), settings["workers"], tuple(settings["homes"])).serve()
+    zygote = _Zygote(Limits(**settings["limits"]), settings["workers"], tuple(settings["homes"]))
+    zygote.setup()
+    if zygote.namespaces:  # serve as the first process of the new PID namespace
+        child = os.fork()
+        if child:
+            os._exit(os.waitstatus_to_exitcode(os.waitpid(child, 0)[1]) & 0xFF)
+        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    zygote.serve()
 
 
 if __name__ == "__main__":

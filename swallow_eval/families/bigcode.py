@@ -96,4 +96,7 @@ def task(*, name: str, suite: str, file: DataFile, column: Column, description: 
         predict=programs,
         judge=run_tests,
         description=description,
+        # The data is MIT-licensed and small; the sample run is what does not fit.
+        no_sample_reason="10 samples of up to 1,024 tokens per problem take minutes per problem on a CPU; "
+                         "`swallow-eval data download --tasks " + name + "` fetches the 164 problems",
     )

@@ -108,8 +108,8 @@ class Sandbox:
         self.isolation: dict = json.loads(hello)["isolation"]
         self._lock = threading.Lock()
 
-    def run(self, programs, progress=None) -> list[Outcome]:
-        """Outcomes in the order of `programs`; `progress(n)` is called as programs finish."""
+    def run(self, programs) -> list[Outcome]:
+        """Outcomes in the order of `programs`."""
         programs = list(programs)
         with self._lock:
             writer = threading.Thread(target=self._send, args=(programs,), daemon=True)
@@ -123,8 +123,6 @@ class Sandbox:
                 if "error" in message:
                     raise SandboxError(f"the execution sandbox failed: {message['error']}")
                 outcomes[message["id"]] = Outcome(message["result"], message["stdout"], message["stderr"])
-                if progress:
-                    progress(1)
             writer.join()
         return outcomes
 
@@ -153,9 +151,9 @@ class Sandbox:
         self.close()
 
 
-def run_programs(programs, limits: Limits = Limits(), workers: int | None = None, progress=None) -> list[Outcome]:
+def run_programs(programs, limits: Limits = Limits(), workers: int | None = None) -> list[Outcome]:
     with Sandbox(limits, workers) as sandbox:
-        return sandbox.run(programs, progress)
+        return sandbox.run(programs)
 
 
 # ---- Linux system calls the standard library lacks (Python 3.10/3.11 have no os.unshare) ----------

@@ -67,10 +67,13 @@ def run_tests(items: list[Item], predictions: list[list[str]]) -> list[dict]:
     limits, workers = execution_settings()
     jobs = [program + "\n" + item.target for item, group in zip(items, predictions) for program in group]
     started = time.perf_counter()
-    with execution.Sandbox(limits, workers) as sandbox:
-        print(f"executing {len(jobs)} programs on {sandbox.workers} workers; sandbox: "
-              + "; ".join(f"{k}: {v}" for k, v in sandbox.isolation.items() if k != "limits"), file=sys.stderr)
-        outcomes = iter(sandbox.run(jobs))
+    try:
+        with execution.Sandbox(limits, workers) as sandbox:
+            print(f"executing {len(jobs)} programs on {sandbox.workers} workers; sandbox: "
+                  + "; ".join(f"{k}: {v}" for k, v in sandbox.isolation.items() if k != "limits"), file=sys.stderr)
+            outcomes = iter(sandbox.run(jobs))
+    except execution.SandboxError as exc:
+        raise UserError(f"code execution: {exc}") from exc
     print(f"executed {len(jobs)} programs in {time.perf_counter() - started:.1f} s", file=sys.stderr)
     judged = []
     for group in predictions:

@@ -33,8 +33,9 @@ def sandbox_processes() -> list[int]:
 
 
 def tree_snapshot(root: Path) -> dict[str, tuple[int, int]]:
+    skipped = {".git", ".venv", "__pycache__", ".pytest_cache"}
     return {str(p): (p.stat().st_size, p.stat().st_mtime_ns) for p in root.rglob("*")
-            if p.is_file() and ".git" not in p.parts and "__pycache__" not in p.parts}
+            if p.is_file() and not skipped.intersection(p.parts)}
 
 
 @pytest.fixture(scope="module")

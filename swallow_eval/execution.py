@@ -92,11 +92,13 @@ class SandboxError(RuntimeError):
 class Sandbox:
     """A zygote serving up to `workers` programs at a time. Use as a context manager."""
 
-    def __init__(self, limits: Limits = Limits(), workers: int | None = None):
+    def __init__(self, limits: Limits = Limits(), workers: int | None = None, namespaces: bool = True):
+        """`namespaces=False` runs programs with the protections of a machine that has none
+        (uid, limits, guard): what `isolation` then reports is what such machines get."""
         self.limits = limits
         self.workers = min(workers or len(os.sched_getaffinity(0)), 64)  # 64 uids per zygote
         homes = sorted({os.path.realpath(os.path.expanduser("~")), "/root"} - {"/"})
-        config = json.dumps({"limits": asdict(limits), "workers": self.workers,
+        config = json.dumps({"limits": asdict(limits), "workers": self.workers, "namespaces": namespaces,
                              "homes": [h for h in homes if os.path.isdir(h)]})
         self._process = subprocess.Popen(
             [sys.executable, "-I", os.path.abspath(__file__), config],
@@ -226,6 +228,7 @@ class _Zygote:
     limits: Limits
     workers: int
     homes: tuple[str, ...] = ()
+    use_namespaces: bool = True
     namespaces: bool = False  # each program in fresh mount and PID namespaces
     pid_namespace: int = -1  # the zygote's own PID namespace, restored after each program's fork
     as_root: bool = field(default_factory=lambda: os.geteuid() == 0)
@@ -239,6 +242,8 @@ class _Zygote:
         under it dies)."""
         report = self.report
         try:
+            if not self.use_namespaces:
+                raise OSError(errno.EPERM, "not used (namespaces=False)")
             if not self.as_root:
                 uid, gid = os.getuid(), os.getgid()
                 _unshare(CLONE_NEWUSER)
@@ -627,7 +632,7 @@ def _zygote_main(config: str) -> None:
         __import__(module)
     gc.freeze()  # the collector then leaves the zygote's objects alone: forks copy fewer pages
     os.set_blocking(1, True)
-    zygote = _Zygote(Limits(**settings["limits"]), settings["workers"], tuple(settings["homes"]))
+    zygote = _Zygote(Limits(**settings["limits"]), settings["workers"], tuple(settings["homes"]), settings["namespaces"])
     zygote.setup()
     if zygote.namespaces:  # serve as the first process of the new PID namespace
         child = os.fork()

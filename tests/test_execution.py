@@ -8,6 +8,7 @@ import secrets
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -269,3 +270,36 @@ def test_a_dead_zygote_is_an_error_not_a_verdict():
         sandbox._process.wait()
         with pytest.raises(SandboxError, match="stopped"):
             sandbox.run(["pass"])
+
+
+def test_without_namespaces_the_fallback_still_contains(tmp_path):
+    """Where the kernel refuses namespaces (a locked-down container), programs still run as their
+    own uid (as root) in a fresh folder, sockets are refused and nothing is left running."""
+    os.environ["SWALLOW_EVAL_TEST_SECRET"] = "visible?"
+    programs = [
+        "def add(a, b):\n    return a + b\nassert add(2, 3) == 5",
+        "import os\nassert os.listdir('.') == []\nopen('scratch', 'w').write('x')",
+        "import posix, time\nif posix.fork() == 0:\n    time.sleep(60)\nassert False",
+        "import socket",
+        "import os\nassert os.environ.get('SWALLOW_EVAL_TEST_SECRET') is None",
+        f"open({str(REPO / 'README.md')!r}, 'a').write('x')",
+    ]
+    readme = (REPO / "README.md").read_bytes()
+    try:
+        with Sandbox(LIMITS, workers=2, namespaces=False) as sandbox:
+            results = [o.result for o in sandbox.run(programs)]
+    finally:
+        os.environ.pop("SWALLOW_EVAL_TEST_SECRET")
+    assert sandbox.isolation["namespaces"].startswith("unavailable")
+    assert results[:3] == ["passed", "passed", "failed: "]
+    assert results[3] == "failed: import of socket halted; None in sys.modules"
+    assert results[4] == "passed"
+    if os.geteuid() == 0:
+        assert sandbox.isolation["user"] == "unprivileged uid per worker slot"
+        assert results[5] == f"failed: [Errno 13] Permission denied: '{REPO / 'README.md'}'"
+        deadline = time.monotonic() + 5  # killed processes may take a moment to be reaped
+        while sandbox_processes() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert sandbox_processes() == []
+    assert (REPO / "README.md").read_bytes() == readme
+    assert not list(Path(tempfile.gettempdir()).glob("swallow-eval-exec-*"))

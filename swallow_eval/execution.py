@@ -499,7 +499,7 @@ def _arrange_fds(out_w: int, err_w: int, res_w: int, status_w: int) -> None:
     every other descriptor (the zygote's, other programs' pipes) closed."""
     null = os.open(os.devnull, os.O_RDONLY)
     fds = [null, out_w, err_w, res_w, status_w]
-    moved = [os.dup(fd) for fd in fds]  # above 4, so that the dup2 below cannot clobber a source
+    moved = [os.dup(fd) for fd in fds]  # >= 3 and ascending: no dup2 below clobbers a source still needed
     for target, fd in enumerate(moved):
         os.dup2(fd, target)
     os.closerange(STATUS_FD + 1, 1 << 16)

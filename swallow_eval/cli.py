@@ -293,11 +293,11 @@ def score(
             index = row["index"]
             if index not in by_index:
                 raise ValueError(f"index {index} is not an item of {task}")
-            if "output" not in row and "loglikelihoods" not in row:
+            if not {"output", "outputs", "loglikelihoods"} & row.keys():
                 raise KeyError("output or loglikelihoods")
             response = ItemResponses()  # SQuAD2 items need both
-            if "output" in row:
-                output = row["output"]
+            if "output" in row or "outputs" in row:  # "outputs": a run's samples/<task>.jsonl
+                output = row["output"] if "output" in row else row["outputs"]
                 response.texts = list(output) if isinstance(output, list) else [output]
             if "loglikelihoods" in row:
                 response.loglikelihoods = [float(x) for x in row["loglikelihoods"]]

@@ -9,6 +9,7 @@ embedded in the package.
 from __future__ import annotations
 
 import csv
+import gzip
 import hashlib
 import json
 import os
@@ -132,8 +133,10 @@ def row_errors(path: Path, line: int):
 
 
 def read_jsonl(path: Path) -> list[tuple[int, dict]]:
+    """JSON Lines, gzip-compressed when the name ends in .gz (HumanEval ships so)."""
     rows = []
-    with open(path, encoding="utf-8") as handle:
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8") as handle:
         for line_no, line in enumerate(handle, 1):
             if not line.strip():
                 continue

@@ -39,6 +39,8 @@ def predict(task: Task, item: Item, response: ItemResponses) -> Any:
 
 def score_task(task: Task, items: list[Item], responses: list[ItemResponses], context: MetricContext) -> TaskScore:
     predictions = [predict(task, item, r) for item, r in zip(items, responses, strict=True)]
+    if task.execute is not None:
+        predictions = task.execute(items, predictions)
     return score_predictions(task, items, predictions, context)
 
 

@@ -125,6 +125,8 @@ class Task:
     extract: Callable[[str], Any] | None = None
     # Full override: (item, texts, loglikelihoods) -> prediction, for tasks that need both kinds.
     predict: Callable[[Item, list[str] | None, list[float] | None], Any] | None = None
+    # Batch step over all predictions before the metrics (code execution): (items, predictions) -> predictions.
+    execute: Callable[[list[Item], list[Any]], list[Any]] | None = None
     # Named groups of subtasks reported as micro-averages (MMLU/JMMLU categories).
     groups: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # Multi-turn tasks: the conversation for the next turn given the answers so far, or None when done.

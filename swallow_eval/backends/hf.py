@@ -284,12 +284,19 @@ class HFBackend:
             input_ids=input_ids.to(self.model.device),
             attention_mask=mask.to(self.model.device),
             max_new_tokens=max_new,
-            stop_strings=list(stop) or None,
-            tokenizer=self.tokenizer if stop else None,
+            stopping_criteria=self._stop_criteria(tuple(stop)),
             pad_token_id=self.pad_id,
             eos_token_id=sorted(self.eos_ids),
             **sampling,
         ).cpu()
+
+    @functools.lru_cache(maxsize=64)
+    def _stop_criteria(self, stop: tuple[str, ...]):
+        """Built once per stop list: StopStringCriteria scans the whole vocabulary (~18 s for
+        Gemma's 262k tokens and 8 stop strings), which `generate(stop_strings=...)` redoes per call."""
+        from transformers import StoppingCriteriaList, StopStringCriteria
+
+        return StoppingCriteriaList([StopStringCriteria(self.tokenizer, list(stop))] if stop else [])
 
     def _to_generation(self, sequences: list[list[int]], prompt_tokens: int, stop) -> Generation:
         texts, generated = [], 0

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import inspect
+
 from swallow_eval.errors import UserError, closest
 
-BACKENDS = {"hf": "swallow_eval.backends.hf:HFBackend"}
+BACKENDS = {
+    "hf": "swallow_eval.backends.hf:HFBackend",
+    "vllm": "swallow_eval.backends.vllm:VLLMBackend",
+    "openai": "swallow_eval.backends.openai:OpenAIBackend",
+}
 
 
 def check(name: str) -> None:
@@ -13,7 +19,15 @@ def check(name: str) -> None:
 
 
 def create(name: str, model, **options):
+    """The backend `name` for `model`; options left at None take the backend's defaults, and an
+    option the backend does not have is a user error (e.g. --base-url with --backend hf)."""
     check(name)
     module_name, class_name = BACKENDS[name].split(":")
     module = __import__(module_name, fromlist=[class_name])
-    return getattr(module, class_name)(model, **options)
+    backend_class = getattr(module, class_name)
+    given = {key: value for key, value in options.items() if value is not None}
+    accepted = inspect.signature(backend_class).parameters
+    for key in given:
+        if key not in accepted:
+            raise UserError(f"--{key.replace('_', '-')} is not an option of --backend {name}")
+    return backend_class(model, **given)

@@ -16,7 +16,7 @@ from typing import Iterator, Sequence
 
 import torch
 
-from swallow_eval.backends.base import ModelInfo, encode_pair
+from swallow_eval.backends.base import ModelInfo, loglikelihood_ids, tokenizer_adds_bos, truncate_prompt
 from swallow_eval.errors import UserError
 from swallow_eval.requests import Generation, GenerateRequest, Loglikelihood, LoglikelihoodRequest, cut_at_stop
 
@@ -66,11 +66,10 @@ class HFBackend:
         self.eos_id = self.tokenizer.eos_token_id if self.tokenizer.eos_token_id is not None else min(self.eos_ids)
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.eos_id
         self.bos_id = self.tokenizer.bos_token_id
-        with_special = self.tokenizer("a").input_ids
         self.info = ModelInfo(
             path=model.path,
             model_type=config.model_type,
-            tokenizer_adds_bos=self.bos_id is not None and with_special[:1] == [self.bos_id],
+            tokenizer_adds_bos=tokenizer_adds_bos(self.tokenizer),
             tokenizer=self.tokenizer,
         )
 
@@ -91,12 +90,7 @@ class HFBackend:
 
     @torch.inference_mode()
     def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> Iterator[list[tuple[int, Loglikelihood]]]:
-        pairs = []
-        for request in requests:
-            context, continuation = encode_pair(self._encode, request.context, request.continuation)
-            if request.add_bos and self.bos_id is not None:
-                context = [self.bos_id] + context
-            pairs.append((tuple(context or [self.eos_id]), tuple(continuation)))
+        pairs = [loglikelihood_ids(self._encode, request, self.bos_id, self.eos_id) for request in requests]
         by_context: dict[tuple, list[int]] = defaultdict(list)
         for index, (context, _) in enumerate(pairs):
             by_context[context].append(index)
@@ -235,13 +229,7 @@ class HFBackend:
         ids = self._encode(request.prompt)
         if request.add_bos and self.bos_id is not None:
             ids = [self.bos_id] + ids
-        max_new = request.max_new_tokens
-        if request.max_total_tokens is not None:
-            ids = ids[-request.max_total_tokens :]
-            max_new = max(0, min(max_new, request.max_total_tokens - len(ids)))
-        if self.max_length is not None and len(ids) + max_new > self.max_length:
-            ids = ids[-(self.max_length - max_new) :]
-        return ids, max_new
+        return truncate_prompt(ids, request, self.max_length)
 
     def _generate_batch(self, batch, max_new: int, stop: tuple[str, ...]) -> list[tuple[int, Generation]]:
         width = max(len(ids) for _, ids in batch)

@@ -80,6 +80,9 @@ def run(
     enforce_eager: Optional[bool] = typer.Option(
         None, "--enforce-eager", rich_help_panel=VLLM,
         help="No torch.compile / CUDA graphs: faster start, slower run (CPU builds start minutes faster)."),
+    max_num_batched_tokens: Optional[int] = typer.Option(
+        None, "--max-num-batched-tokens", min=1, rich_help_panel=VLLM,
+        help="Tokens per engine step; bounds the memory of prompt log-probs (positions x vocabulary)."),
     base_url: Optional[str] = typer.Option(None, "--base-url", help="e.g. http://127.0.0.1:8000/v1",
                                            rich_help_panel=OPENAI),
     model_name: Optional[str] = typer.Option(
@@ -139,7 +142,7 @@ def run(
         data_parallel_size=data_parallel_size, max_model_len=max_model_len,
         gpu_memory_utilization=gpu_memory_utilization, enable_prefix_caching=enable_prefix_caching,
         distributed_executor_backend=distributed_executor_backend, enforce_eager=enforce_eager,
-        base_url=base_url, model_name=model_name, concurrency=concurrency, request_timeout=request_timeout,
+        max_num_batched_tokens=max_num_batched_tokens, base_url=base_url, model_name=model_name, concurrency=concurrency, request_timeout=request_timeout,
         max_retries=max_retries, api_key_env=api_key_env, prompt_format=prompt_format,
     )
     load_seconds = time.perf_counter() - load_started

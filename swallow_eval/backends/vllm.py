@@ -42,7 +42,8 @@ class VLLMBackend:
                  tensor_parallel_size: int = 1, pipeline_parallel_size: int = 1, data_parallel_size: int = 1,
                  max_model_len: int | None = None, gpu_memory_utilization: float = 0.9,
                  enable_prefix_caching: bool = True, distributed_executor_backend: str | None = None,
-                 enforce_eager: bool = False, trust_remote_code: bool = False):
+                 enforce_eager: bool = False, max_num_batched_tokens: int | None = None,
+                 trust_remote_code: bool = False):
         try:
             import vllm  # noqa: F401  (fail early, before any process is started)
         except ImportError as exc:
@@ -71,7 +72,7 @@ class VLLMBackend:
             pipeline_parallel_size=pipeline_parallel_size, max_model_len=max_model_len,
             gpu_memory_utilization=gpu_memory_utilization, enable_prefix_caching=enable_prefix_caching,
             distributed_executor_backend=distributed_executor_backend, enforce_eager=enforce_eager,
-            trust_remote_code=trust_remote_code, seed=0,
+            max_num_batched_tokens=max_num_batched_tokens, trust_remote_code=trust_remote_code, seed=0,
         )
         self.engine: _Engine | None = None
         self.workers: _Workers | None = None
@@ -190,7 +191,7 @@ class _Engine:
         try:
             self.llm = LLM(**{k: v for k, v in engine_args.items() if v is not None})
         except (ValueError, RuntimeError, OSError) as exc:
-            raise UserError(f"--backend vllm: the engine did not start ({str(exc).splitlines()[0]})") from exc
+            raise UserError(f"--backend vllm: the engine did not start ({' '.join(str(exc).split())[:400]})") from exc
         self.max_model_len = self.llm.llm_engine.model_config.max_model_len
 
     def run(self, jobs: list[tuple], should_stop=lambda: False) -> Iterator[list[tuple[int, object]]]:

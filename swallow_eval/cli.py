@@ -1,4 +1,4 @@
-"""The `swallow-eval` command line: run, tasks, prompts, score, metric, data.
+"""The `swallow-eval` command line: run, tasks, prompts, score, metric, report, compare, data.
 
 The commands, their options and their JSON outputs are a contract other tools rely on.
 """
@@ -329,6 +329,61 @@ def metric(
     _emit({"metric": name, "per_item": result.per_item, "score": result.score})
 
 
+@app.command()
+def report(
+    result_dirs: Optional[list[Path]] = typer.Argument(None, help="Run folders, results.json files, or folders holding runs."),
+    reference: bool = typer.Option(False, "--reference", help="Add the published rows of the card (Llama 3.x, Qwen2/2.5, GPT-4o, ...)."),
+    fmt: str = typer.Option("md", "--format", help="md, csv, html, latex or json."),
+    output: Optional[Path] = typer.Option(None, "--output", help="Write to FILE instead of stdout."),
+    partial_average: bool = typer.Option(False, "--partial-average", help="Average rows with missing columns too (marked)."),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="Also draw FILE.png: bars per table, a radar per model."),
+    table: Optional[str] = typer.Option(None, "--table", help="Only these tables: ja, en, mt_bench (comma-separated)."),
+    tasks_dir: list[Path] = TasksDir,
+) -> None:
+    """Build the model card's Japanese, English and MT-Bench tables from results (a leaderboard)."""
+    from swallow_eval import report as reporting
+    from swallow_eval.report.render import check_format, render
+    from swallow_eval.task import load_registry
+
+    check_format(fmt)
+    built = reporting.build(list(result_dirs or []), load_registry(tasks_dir), reference=reference, tables=table,
+                            partial_average=partial_average)
+    for note in built.notes:
+        _log(f"note: {note}")
+    text = render(built.sections, fmt)
+    if plot is not None:
+        from swallow_eval.report.plot import plot as draw
+
+        draw(built.card_sections, plot)
+        _log(f"plot: {plot}")
+    if output is None:
+        sys.stdout.write(text)
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"--output {output}: cannot write ({exc.strerror or exc})") from exc
+    _log(f"report: {output}")
+
+
+@app.command()
+def compare(
+    baseline: Path = typer.Argument(..., help="Run folder of the baseline."),
+    candidate: Path = typer.Argument(..., help="Run folder of the candidate."),
+    tolerance: float = typer.Option(0.01, "--tolerance", min=0, help="Largest drop (0-1 scale) that is not a regression."),
+    alpha: float = typer.Option(0.05, "--alpha", min=0, max=1, help="Significance level of the per-task test."),
+    tasks: Optional[str] = typer.Option(None, "--tasks", help="Compare only these tasks (comma-separated)."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object with every task and every changed item."),
+    max_flips: int = typer.Option(10, "--max-flips", min=0, help="Changed items listed per task in the text output."),
+) -> None:
+    """CI regression check: exit 1 if a task dropped beyond --tolerance significantly, 2 if not comparable."""
+    from swallow_eval.compare import compare as compare_runs, to_json, to_text
+
+    result = compare_runs(baseline, candidate, tolerance, alpha, tasks)
+    sys.stdout.write(to_json(result) + "\n" if as_json else to_text(result, max_flips))
+    raise typer.Exit(result.exit_code)
+
+
 @data_app.command("download")
 def data_download(
     suite: Optional[str] = typer.Option(None, "--suite", help="ja, en or all (default: all)."),
@@ -355,7 +410,10 @@ INTERRUPTED = "interrupted: finished requests are in the response cache; rerun t
 
 def main() -> None:
     try:
-        app(standalone_mode=False)
+        # Without standalone mode click returns the code of a `typer.Exit(code)` instead of raising it.
+        exit_code = app(standalone_mode=False)
+        if isinstance(exit_code, int) and exit_code:
+            sys.exit(exit_code)
     except UserError as exc:
         if _debug:
             raise

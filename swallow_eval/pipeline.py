@@ -65,41 +65,63 @@ def prepare(task: Task, data_dir: Path | None, limit: int | None, context: Build
 
 
 def item_requests(task: Task, item: Item, add_bos: bool) -> list[Request]:
-    """The requests one item needs: a generation for `prompt`, a log-likelihood per choice."""
+    """The requests one item needs: a generation for `prompt`/`messages`, a log-likelihood per choice."""
     requests: list[Request] = []
-    if item.prompt is not None and task.generation is not None:
-        g = task.generation
-        requests.append(GenerateRequest(
-            prompt=item.prompt, max_new_tokens=g.max_new_tokens, stop=g.stop, n=g.n,
-            temperature=g.temperature, top_p=g.top_p, seed=g.seed, add_bos=add_bos,
-            max_total_tokens=g.max_total_tokens,
-        ))
+    if item.prompt is not None or item.messages is not None:
+        requests.append(_generation_request(task, item, add_bos, item.messages or ()))
     for context, continuation in item.choices or ():
         requests.append(LoglikelihoodRequest(context, continuation, add_bos))
     return requests
 
 
+def _generation_request(task: Task, item: Item, add_bos: bool, messages) -> GenerateRequest:
+    g = item.generation or task.generation
+    return GenerateRequest(
+        prompt=item.prompt or "", messages=tuple(messages), max_new_tokens=g.max_new_tokens, stop=g.stop,
+        n=g.n, temperature=g.temperature, top_p=g.top_p, top_k=g.top_k, seed=g.seed, add_bos=add_bos,
+        max_total_tokens=g.max_total_tokens,
+    )
+
+
 def execute(prepared: list[PreparedTask], backend, cache, show_progress: bool = True,
             log=print) -> tuple[dict[tuple[str, int], ItemResponses], RunStats]:
-    """Answer every item of every task; finished requests are committed to `cache` batch by batch."""
+    """Answer every item of every task; finished requests are committed to `cache` batch by batch.
+
+    Multi-turn tasks get one round per turn: the next turn's conversation is built from the
+    answers of the previous one.
+    """
     stats = RunStats()
-    per_item: dict[tuple[str, int], list[Request]] = {}
-    unique: dict[Request, None] = {}
-    for p in prepared:
-        for item in p.items:
-            requests = item_requests(p.task, item, p.add_bos)
-            per_item[(p.task.name, item.index)] = requests
-            unique.update(dict.fromkeys(requests))
-            stats.requests += len(requests)
-    ordered = list(unique)
-    stats.unique = len(ordered)
+    per_item = {(p.task.name, item.index): item_requests(p.task, item, p.add_bos)
+                for p in prepared for item in p.items}
     answers: dict[Request, Response] = {}
-    if cache is not None:
-        found = cache.get_many(ordered)
-        answers.update({ordered[i]: r for i, r in found.items()})
-    stats.cached = len(answers)
-    log(f"requests: {stats.requests} total, {stats.unique} distinct, {stats.cached} served from the cache, "
-        f"{stats.unique - stats.cached} to compute")
+    round_requests = per_item
+    while round_requests:
+        _answer([r for requests in round_requests.values() for r in requests], backend, cache, answers,
+                stats, show_progress, log)
+        round_requests = {}
+        for p in prepared:
+            if p.task.next_turn is None:
+                continue
+            for item in p.items:
+                key = (p.task.name, item.index)
+                messages = p.task.next_turn(item, _collect([answers[r] for r in per_item[key]]).texts)
+                if messages is not None:
+                    request = _generation_request(p.task, item, p.add_bos, messages)
+                    per_item[key].append(request)
+                    round_requests[key] = [request]
+    return {key: _collect([answers[r] for r in requests]) for key, requests in per_item.items()}, stats
+
+
+def _answer(requests: list[Request], backend, cache, answers: dict, stats: RunStats, show_progress, log) -> None:
+    """Fill `answers` for every distinct request: from the cache, else from the backend."""
+    ordered = [r for r in dict.fromkeys(requests) if r not in answers]
+    stats.requests += len(requests)
+    stats.unique += len(ordered)
+    cached = cache.get_many(ordered) if cache is not None else {}
+    answers.update({ordered[i]: r for i, r in cached.items()})
+    stats.cached += len(cached)
+    log(f"requests: {len(requests)} total, {len(ordered)} distinct, {len(cached)} served from the cache, "
+        f"{len(ordered) - len(cached)} to compute")
     for kind, method in (("loglikelihood", backend.loglikelihood), ("generate", backend.generate)):
         todo = [r for r in ordered if r.kind == kind and r not in answers]
         if not todo:
@@ -117,15 +139,15 @@ def execute(prepared: list[PreparedTask], backend, cache, show_progress: bool = 
                         stats.generated_tokens += response.generated_tokens
                 advance(len(done), sum(r.generated_tokens if isinstance(r, Generation) else r.tokens for _, r in done))
         stats.computed += len(todo)
-        stats.seconds[kind] = time.perf_counter() - started
-    return {key: _collect([answers[r] for r in requests]) for key, requests in per_item.items()}, stats
+        stats.seconds[kind] = stats.seconds.get(kind, 0.0) + time.perf_counter() - started
 
 
 def _collect(responses: list[Response]) -> ItemResponses:
+    """One item's responses: generated texts in request order (one per turn, or the n samples)."""
     out = ItemResponses()
     for response in responses:
         if isinstance(response, Generation):
-            out.texts = list(response.texts)
+            out.texts = (out.texts or []) + list(response.texts)
             out.prompt_tokens += response.prompt_tokens
             out.generated_tokens += response.generated_tokens
         else:

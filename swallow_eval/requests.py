@@ -14,16 +14,22 @@ from dataclasses import asdict, dataclass
 
 @dataclass(frozen=True)
 class GenerateRequest:
+    """Raw-text `prompt`, or a chat conversation in `messages` ((role, content) pairs) that the
+    backend renders with the model's chat template (or sends to a chat endpoint)."""
+
     prompt: str
     max_new_tokens: int
     stop: tuple[str, ...] = ()
     n: int = 1
     temperature: float = 0.0
-    top_p: float = 1.0
+    # None: the model's own generation config decides (FastChat passes only the temperature).
+    top_p: float | None = 1.0
+    top_k: int | None = 0  # 0 disables top-k
     seed: int | None = None
     add_bos: bool = False
     # Cap on prompt + generated tokens (bigcode's max_length); None = no cap.
     max_total_tokens: int | None = None
+    messages: tuple[tuple[str, str], ...] = ()
 
     kind = "generate"
 

@@ -53,7 +53,8 @@ class Generation:
     stop: tuple[str, ...] = ()
     n: int = 1
     temperature: float = 0.0
-    top_p: float = 1.0
+    top_p: float | None = 1.0
+    top_k: int | None = 0
     seed: int | None = None
     max_total_tokens: int | None = None
 
@@ -62,8 +63,10 @@ class Generation:
 class Item:
     """One evaluated item, exactly as the model sees it.
 
-    Generation items carry `prompt`; log-likelihood items carry `choices`, one
-    (context, continuation) pair per answer option, and `target` is the gold index.
+    Generation items carry `prompt` (raw text) or `messages` (a chat conversation); log-likelihood
+    items carry `choices`, one (context, continuation) pair per answer option, and `target` is the
+    gold index. `generation` overrides the task's settings for this item (MT-Bench's per-category
+    temperature).
     """
 
     index: int
@@ -72,6 +75,8 @@ class Item:
     choices: list[tuple[str, str]] | None = None
     subtask: str | None = None
     meta: dict = field(default_factory=dict)
+    messages: tuple[tuple[str, str], ...] | None = None
+    generation: Generation | None = None
 
     def prompt_row(self) -> dict:
         """The `swallow-eval prompts` line of this item (a stable contract)."""
@@ -80,12 +85,17 @@ class Item:
             row["subtask"] = self.subtask
         if self.prompt is not None:
             row.update(prompt=self.prompt, target=self.target)
+        if self.messages is not None:
+            row.update(messages=[list(m) for m in self.messages], target=self.target)
         if self.choices is not None:
             row.update(requests=[list(pair) for pair in self.choices], gold=self.target)
         return row
 
     def prompt_hash(self) -> str:
-        payload = json.dumps({"prompt": self.prompt, "choices": self.choices}, ensure_ascii=False)
+        fields = {"prompt": self.prompt, "choices": self.choices}
+        if self.messages is not None:
+            fields["messages"] = self.messages
+        payload = json.dumps(fields, ensure_ascii=False)
         return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
 
 
@@ -113,6 +123,8 @@ class Task:
     predict: Callable[[Item, list[str] | None, list[float] | None], Any] | None = None
     # Named groups of subtasks reported as micro-averages (MMLU/JMMLU categories).
     groups: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # Multi-turn tasks: the conversation for the next turn given the answers so far, or None when done.
+    next_turn: Callable[[Item, list[str]], tuple[tuple[str, str], ...] | None] | None = None
     version: str = "1"
     description: str = ""
     # Why no sample ships (license, missing data); None when one does.

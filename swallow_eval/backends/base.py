@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterator, Protocol, Sequence
 
+from swallow_eval.errors import UserError
 from swallow_eval.requests import Generation, GenerateRequest, Loglikelihood, LoglikelihoodRequest
 
 
@@ -86,13 +87,26 @@ def tokenizer_adds_bos(tokenizer) -> bool:
     return tokenizer.bos_token_id is not None and tokenizer("a").input_ids[:1] == [tokenizer.bos_token_id]
 
 
-def eos_token_ids(path: str, tokenizer, config) -> set[int]:
-    """The ids that end a generation: the generation config's, else the tokenizer's EOS (as hf's generate)."""
+def generation_config(path: str, config):
+    """The checkpoint's generation_config.json, else the one transformers derives from its config."""
     from transformers import GenerationConfig
 
     try:
-        generation = GenerationConfig.from_pretrained(path)
+        return GenerationConfig.from_pretrained(path)
     except OSError:
-        generation = GenerationConfig.from_model_config(config)
+        return GenerationConfig.from_model_config(config)
+
+
+def eos_token_ids(generation, tokenizer) -> set[int]:
+    """The ids that end a generation: the generation config's, else the tokenizer's EOS (as hf's generate)."""
     eos = generation.eos_token_id if generation.eos_token_id is not None else tokenizer.eos_token_id
     return set(eos if isinstance(eos, list) else [eos])
+
+
+def render_chat(tokenizer, messages, chat_template: str | None, model_spec: str) -> str:
+    """A conversation as the model's chat template renders it, ready for the assistant's turn."""
+    template = chat_template or getattr(tokenizer, "chat_template", None)
+    if not template:
+        raise UserError(f"--model {model_spec} has no chat template; pass --chat-template FILE")
+    return tokenizer.apply_chat_template([{"role": r, "content": c} for r, c in messages], chat_template=template,
+                                         tokenize=False, add_generation_prompt=True)

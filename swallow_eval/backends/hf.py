@@ -16,7 +16,8 @@ from typing import Iterator, Sequence
 
 import torch
 
-from swallow_eval.backends.base import ModelInfo, loglikelihood_ids, tokenizer_adds_bos, truncate_prompt
+from swallow_eval.backends.base import (ModelInfo, eos_token_ids, loglikelihood_ids, render_chat, tokenizer_adds_bos,
+                                        truncate_prompt)
 from swallow_eval.errors import UserError
 from swallow_eval.requests import Generation, GenerateRequest, Loglikelihood, LoglikelihoodRequest, cut_at_stop
 
@@ -35,7 +36,7 @@ class HFBackend:
     name = "hf"
 
     def __init__(self, model, dtype: str | None = None, device: str | None = None, batch_size: int = 8,
-                 max_batch_tokens: int = 8192, trust_remote_code: bool = False):
+                 max_batch_tokens: int = 8192, trust_remote_code: bool = False, chat_template: str | None = None):
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -58,11 +59,11 @@ class HFBackend:
         self.model.eval()
         self.batch_size = batch_size
         self.max_batch_tokens = max_batch_tokens
+        self.chat_template = chat_template
+        self.spec = model.spec
         config = self.model.config
         self.max_length = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
-        eos = self.model.generation_config.eos_token_id
-        eos = eos if eos is not None else self.tokenizer.eos_token_id
-        self.eos_ids = set(eos if isinstance(eos, list) else [eos])
+        self.eos_ids = eos_token_ids(self.model.generation_config, self.tokenizer)
         self.eos_id = self.tokenizer.eos_token_id if self.tokenizer.eos_token_id is not None else min(self.eos_ids)
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.eos_id
         self.bos_id = self.tokenizer.bos_token_id
@@ -74,7 +75,10 @@ class HFBackend:
         )
 
     def identity(self) -> dict:
-        return {"backend": self.name, "dtype": self.dtype, "device": torch.device(self.device).type}
+        identity = {"backend": self.name, "dtype": self.dtype, "device": torch.device(self.device).type}
+        if self.chat_template is not None:
+            identity["chat_template"] = self.chat_template
+        return identity
 
     def close(self) -> None:
         del self.model
@@ -226,7 +230,8 @@ class HFBackend:
             yield [(index, self._sample(ids, max_new, request))]
 
     def _prompt_ids(self, request: GenerateRequest) -> tuple[list[int], int]:
-        ids = self._encode(request.prompt)
+        ids = self._encode(render_chat(self.tokenizer, request.messages, self.chat_template, self.spec)
+                           if request.messages else request.prompt)
         if request.add_bos and self.bos_id is not None:
             ids = [self.bos_id] + ids
         return truncate_prompt(ids, request, self.max_length)
@@ -249,7 +254,9 @@ class HFBackend:
         input_ids = torch.tensor([ids])
         output = self._run_generate(
             input_ids, torch.ones_like(input_ids), max_new, request.stop, do_sample=True,
-            num_return_sequences=request.n, temperature=request.temperature, top_p=request.top_p, top_k=0,
+            num_return_sequences=request.n, temperature=request.temperature,
+            # None leaves top_p / top_k to the model's generation config.
+            **{k: v for k, v in (("top_p", request.top_p), ("top_k", request.top_k)) if v is not None},
         )
         return self._to_generation([row[len(ids):].tolist() for row in output], len(ids), request.stop)
 

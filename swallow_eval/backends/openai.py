@@ -8,9 +8,11 @@ own BOS default (llama-cpp-python's server takes only text); the continuation is
 echo places at or after the end of the context (`text_offset`; lm-eval's rule moves the context's
 trailing whitespace into the continuation first).
 
-Log-likelihoods come from `echo` + `logprobs` (the log-probabilities of the prompt's own tokens);
-a server that does not return them gets a clear error. n samples are n requests with seeds seed,
-seed+1, ... (servers differ in whether they honour `n`).
+Chat requests (a conversation in `messages`) go to /v1/chat/completions: the server renders its
+model's chat template. Log-likelihoods come from `echo` + `logprobs` (the log-probabilities of the
+prompt's own tokens); a server that does not return them gets a clear error. n samples are n
+requests with seeds seed, seed+1, ... (servers differ in whether they honour `n`). top_p / top_k of
+None are left out: the server's defaults for the model apply.
 """
 
 from __future__ import annotations
@@ -134,39 +136,34 @@ class OpenAIBackend:
     def generate(self, requests: Sequence[GenerateRequest]) -> Iterator[list[tuple[int, Generation]]]:
         payloads, owners, empty, prompt_tokens = [], [], [], {}
         for index, request in enumerate(requests):
-            ids = self._encode(request.prompt)
-            if request.add_bos and self.bos_id is not None:
-                ids = [self.bos_id] + ids
-            kept, max_new = truncate_prompt(ids, request, None)
-            prompt_tokens[index] = len(kept)
-            if self.prompt_format == "tokens":
-                prompt = kept
-            else:  # a cut prompt goes back to text without the BOS the server adds itself
-                prompt = request.prompt if kept == ids else self.tokenizer.decode(kept, skip_special_tokens=True)
+            body, prompt_tokens[index], max_new = self._prompt(request)
             if max_new == 0:  # max_tokens 0 means "no limit" to some servers (llama.cpp)
-                empty.append((index, Generation(("",) * request.n, len(kept), 0)))
+                empty.append((index, Generation(("",) * request.n, prompt_tokens[index] or 0, 0)))
                 continue
+            sampling = {"max_tokens": max_new, "temperature": request.temperature}
+            sampling.update({k: v for k, v in (("top_p", request.top_p), ("top_k", request.top_k)) if v is not None})
+            if request.stop:
+                sampling["stop"] = list(request.stop)
             for sample in range(request.n):
-                payload = {"model": self.model_name, "prompt": prompt, "max_tokens": max_new,
-                           "temperature": request.temperature, "top_p": request.top_p,
-                           "seed": (request.seed if request.seed is not None else 0) + sample}
-                if request.stop:
-                    payload["stop"] = list(request.stop)
-                payloads.append(payload)
+                seed = (request.seed if request.seed is not None else 0) + sample
+                payloads.append({"model": self.model_name, **body, **sampling, "seed": seed})
                 owners.append((index, sample))
         if empty:
             yield empty
         samples: dict[int, dict[int, tuple[str, int]]] = {}
-        for batch in self.client.post_many("completions", payloads):
+        for batch in self._post(payloads):
             finished = []
             for k, response in batch:
                 index, sample = owners[k]
                 request = requests[index]
                 try:
-                    text = response["choices"][0]["text"]
+                    choice = response["choices"][0]
+                    text = choice["message"]["content"] if "message" in choice else choice["text"]
                     tokens = response.get("usage", {}).get("completion_tokens", 0)
                 except (KeyError, IndexError, TypeError) as exc:
                     raise UserError(f"{self.client.base_url}: unexpected completion response ({exc!r})") from exc
+                if prompt_tokens[index] is None:
+                    prompt_tokens[index] = response.get("usage", {}).get("prompt_tokens", 0)
                 samples.setdefault(index, {})[sample] = (cut_at_stop(text, request.stop), tokens)
                 if len(samples[index]) == request.n:  # texts in seed order, whatever order they came in
                     texts, counts = zip(*(samples[index][s] for s in range(request.n)))
@@ -174,3 +171,28 @@ class OpenAIBackend:
                     finished.append((index, Generation(tuple(texts), prompt_tokens[index], sum(counts))))
             if finished:
                 yield finished
+
+    def _prompt(self, request: GenerateRequest) -> tuple[dict, int | None, int]:
+        """The prompt part of a payload, its length in tokens (by the local tokenizer), and the
+        number of tokens to generate within the request's cap."""
+        if request.messages:  # rendered and counted by the server (its usage.prompt_tokens)
+            messages = [{"role": role, "content": content} for role, content in request.messages]
+            return {"messages": messages}, None, request.max_new_tokens
+        ids = self._encode(request.prompt)
+        if request.add_bos and self.bos_id is not None:
+            ids = [self.bos_id] + ids
+        kept, max_new = truncate_prompt(ids, request, None)
+        if self.prompt_format == "tokens":
+            return {"prompt": kept}, len(kept), max_new
+        # A cut prompt goes back to text without special tokens: the server adds its own BOS.
+        text = request.prompt if kept == ids else self.tokenizer.decode(kept, skip_special_tokens=True)
+        return {"prompt": text}, len(kept), max_new
+
+    def _post(self, payloads: list[dict]) -> Iterator[list[tuple[int, dict]]]:
+        """Completions and chat completions, each to its endpoint, in one stream of results."""
+        chat = [k for k, p in enumerate(payloads) if "messages" in p]
+        plain = [k for k, p in enumerate(payloads) if "messages" not in p]
+        for path, members in (("completions", plain), ("chat/completions", chat)):
+            if members:
+                for batch in self.client.post_many(path, [payloads[k] for k in members]):
+                    yield [(members[k], response) for k, response in batch]

@@ -26,8 +26,8 @@ from collections import defaultdict
 from multiprocessing.connection import wait
 from typing import Iterator, Sequence
 
-from swallow_eval.backends.base import (ModelInfo, eos_token_ids, loglikelihood_ids, tokenizer_adds_bos,
-                                        truncate_prompt)
+from swallow_eval.backends.base import (ModelInfo, eos_token_ids, generation_config, loglikelihood_ids,
+                                        render_chat, tokenizer_adds_bos, truncate_prompt)
 from swallow_eval.errors import UserError
 from swallow_eval.requests import Generation, GenerateRequest, Loglikelihood, LoglikelihoodRequest, cut_at_stop
 
@@ -43,7 +43,7 @@ class VLLMBackend:
                  max_model_len: int | None = None, gpu_memory_utilization: float = 0.9,
                  enable_prefix_caching: bool = True, distributed_executor_backend: str | None = None,
                  enforce_eager: bool = False, max_num_batched_tokens: int | None = None,
-                 trust_remote_code: bool = False):
+                 chat_template: str | None = None, trust_remote_code: bool = False):
         try:
             import vllm  # noqa: F401  (fail early, before any process is started)
         except ImportError as exc:
@@ -62,7 +62,12 @@ class VLLMBackend:
             config = AutoConfig.from_pretrained(model.path, trust_remote_code=trust_remote_code)
         except (OSError, ValueError) as exc:
             raise UserError(f"--model {model.spec}: cannot load ({str(exc).splitlines()[0]})") from exc
-        self.eos_ids = eos_token_ids(model.path, self.tokenizer, config)
+        defaults = generation_config(model.path, config)
+        self.eos_ids = eos_token_ids(defaults, self.tokenizer)
+        # What a request's top_p / top_k of None leaves to the model, as hf's generate does.
+        self.model_top_p = defaults.top_p if defaults.top_p is not None else 1.0
+        self.model_top_k = defaults.top_k or 0
+        self.chat_template, self.spec = chat_template, model.spec
         self.eos_id = self.tokenizer.eos_token_id if self.tokenizer.eos_token_id is not None else min(self.eos_ids)
         self.bos_id = self.tokenizer.bos_token_id
         self.info = ModelInfo(path=model.path, model_type=config.model_type,
@@ -89,7 +94,11 @@ class VLLMBackend:
             self.max_model_len = self.workers.max_model_len
 
     def identity(self) -> dict:
-        return {"backend": self.name, "dtype": self.dtype, "device": self.device, "max_model_len": self.max_model_len}
+        identity = {"backend": self.name, "dtype": self.dtype, "device": self.device,
+                    "max_model_len": self.max_model_len}
+        if self.chat_template is not None:
+            identity["chat_template"] = self.chat_template
+        return identity
 
     def close(self) -> None:
         engine, workers, self.engine, self.workers = self.engine, self.workers, None, None
@@ -149,7 +158,8 @@ class VLLMBackend:
     def generate(self, requests: Sequence[GenerateRequest]) -> Iterator[list[tuple[int, Generation]]]:
         jobs, owners, empty = [], [], []
         for index, request in enumerate(requests):
-            ids = self._encode(request.prompt)
+            ids = self._encode(render_chat(self.tokenizer, request.messages, self.chat_template, self.spec)
+                               if request.messages else request.prompt)
             if request.add_bos and self.bos_id is not None:
                 ids = [self.bos_id] + ids
             ids, max_new = truncate_prompt(ids, request, self.max_model_len)
@@ -157,7 +167,9 @@ class VLLMBackend:
                 empty.append((index, Generation(("",) * request.n, len(ids), 0)))
                 continue
             jobs.append(("generate", tuple(ids), {
-                "n": request.n, "temperature": request.temperature, "top_p": request.top_p,
+                "n": request.n, "temperature": request.temperature,
+                "top_p": self.model_top_p if request.top_p is None else request.top_p,
+                "top_k": self.model_top_k if request.top_k is None else request.top_k,
                 # A fixed seed when none is given, as the hf backend: reruns sample the same texts.
                 "seed": request.seed if request.seed is not None else 0, "max_tokens": max_new,
                 "stop": list(request.stop), "stop_token_ids": sorted(self.eos_ids),

@@ -180,10 +180,40 @@ metric_list:
 """
 
 
+# lm-eval 0.4.2 loads the `exact_match` metric script from the hub at import time; offline, `evaluate`
+# looks for ./exact_match/exact_match.py in the working directory. The same definition, local.
+EXACT_MATCH_SCRIPT = '''
+import re, string
+import datasets, evaluate, numpy as np
+
+class ExactMatch(evaluate.Metric):
+    def _info(self):
+        return evaluate.MetricInfo(description="exact match", citation="", inputs_description="",
+                                   features=datasets.Features({"predictions": datasets.Value("string"),
+                                                               "references": datasets.Value("string")}))
+
+    def _compute(self, predictions, references, regexes_to_ignore=None, ignore_case=False,
+                 ignore_punctuation=False, ignore_numbers=False):
+        predictions, references = np.asarray(predictions), np.asarray(references)
+        for pattern in regexes_to_ignore or []:
+            predictions = np.array([re.sub(pattern, "", x) for x in predictions])
+            references = np.array([re.sub(pattern, "", x) for x in references])
+        if ignore_case:
+            predictions, references = np.char.lower(predictions), np.char.lower(references)
+        for chars, flag in ((string.punctuation, ignore_punctuation), (string.digits, ignore_numbers)):
+            if flag:
+                table = str.maketrans("", "", chars)
+                predictions, references = np.char.translate(predictions, table), np.char.translate(references, table)
+        return {"exact_match": float(np.mean(predictions == references))}
+'''
+
+
 def write_tasks(work: Path, sets: dict[str, list[dict]], max_new: int) -> None:
     (work / "swallow").mkdir(parents=True)
     (work / "lmeval").mkdir()
     (work / "lmeval/utils.py").write_text(LMEVAL_UTILS)
+    (work / "exact_match").mkdir()
+    (work / "exact_match/exact_match.py").write_text(EXACT_MATCH_SCRIPT)
     for name, items in sets.items():
         path = work / f"{name}.jsonl"
         path.write_text("".join(json.dumps(item, ensure_ascii=False) + "\n" for item in items))
@@ -199,11 +229,11 @@ def write_tasks(work: Path, sets: dict[str, list[dict]], max_new: int) -> None:
 # ---- measuring one run -----------------------------------------------------------------------------
 
 
-def measure(command: list[str], env: dict, log: Path) -> tuple[float, float]:
+def measure(command: list[str], env: dict, log: Path, cwd: Path) -> tuple[float, float]:
     """Wall seconds and peak RSS (MB) of the whole process tree of `command`."""
     started = time.perf_counter()
     with open(log, "w") as out:
-        process = subprocess.Popen(command, env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
         peak = 0
         root = psutil.Process(process.pid)
         while process.poll() is None:
@@ -295,7 +325,7 @@ def main() -> None:
     for round_ in range(args.rounds):
         for harness, backend, command in runs:  # alternating: load drift hits every harness alike
             out = work / f"out-{harness}-{backend}-{round_}"
-            wall, peak = measure(command(out), env, work / f"{harness}-{backend}-{round_}.log")
+            wall, peak = measure(command(out), env, work / f"{harness}-{backend}-{round_}.log", work)
             figures.setdefault((harness, backend), []).append((wall, peak))
             print(f"round {round_ + 1}: {harness:<12} {backend:<5} {wall:8.1f} s  peak RSS {peak:7.0f} MB", flush=True)
 

@@ -21,6 +21,7 @@ import pytest
 
 from conftest import REPO, cli
 from fault_proxy import FaultProxy
+from swallow_eval.backends.base import encode_pair
 from swallow_eval.errors import UserError
 from swallow_eval.openai_client import OpenAIClient
 from swallow_eval.requests import GenerateRequest, LoglikelihoodRequest
@@ -104,8 +105,9 @@ def test_served_model_found_and_key_stays_out_of_identity(server_backend):
 
 
 def test_greedy_generation_is_what_echo_scoring_calls_greedy(server_backend):
-    """Alignment check of the echo path: the server's own greedy continuation must score as greedy,
-    token for token, with as many tokens as the local tokenizer finds; another one must not."""
+    """Alignment check of the echo path (text prompts): the server's own greedy continuation must
+    score as greedy, token for token, with as many tokens as lm-eval's pair encoding finds locally;
+    another continuation must not."""
     requests = [GenerateRequest(p, max_new_tokens=8, stop=("\n",), add_bos=True) for p in PROMPTS]
     first, again = collect(server_backend.generate(requests)), collect(server_backend.generate(requests))
     assert first == again
@@ -117,8 +119,8 @@ def test_greedy_generation_is_what_echo_scoring_calls_greedy(server_backend):
     ))
     for i, (prompt, text) in enumerate(zip(PROMPTS, texts)):
         assert scored[i].is_greedy, (prompt, text)
-        whole = server_backend._encode(prompt + text)
-        assert scored[i].tokens == len(whole) - len(server_backend._encode(prompt))
+        # lm-eval's boundary: the context's trailing whitespace ("\n") belongs to the continuation
+        assert scored[i].tokens == len(encode_pair(server_backend._encode, prompt, text)[1])
         assert scored[i].logprob < 0
     assert not scored[len(PROMPTS)].is_greedy
 

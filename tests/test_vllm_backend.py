@@ -6,6 +6,7 @@ Both backends run fp32 on CPU, so they must agree on every greedy text and every
 log-probabilities differ only by kernel rounding (tolerance below).
 """
 
+import gc
 import json
 import os
 import signal
@@ -45,6 +46,36 @@ def collect(batches) -> dict:
 
 
 @pytest.fixture(scope="module")
+def jcommonsenseqa(shared_data, proxy_model):
+    """Requests from the first items of the real task: greedy generations of its prompts, and the
+    log-likelihood of each answer number (one token: next-token path) and each choice text (several
+    tokens: prompt_logprobs path) after its prompt."""
+    from transformers import AutoTokenizer
+
+    task = load_registry()["jcommonsenseqa"]
+    items = prepare(task, shared_data, 6, BuildContext(AutoTokenizer.from_pretrained(proxy_model.path))).items
+    rows = [json.loads(line) for line in (shared_data / "jcommonsenseqa/valid-v1.1.json").read_text().splitlines()]
+    generate = [GenerateRequest(item.prompt, max_new_tokens=16, stop=("\n\n",), add_bos=True) for item in items]
+    score = [LoglikelihoodRequest(item.prompt, continuation, add_bos=True) for item in items
+             for continuation in [str(k) for k in range(5)] + [rows[item.index][f"choice{k}"] for k in range(5)]]
+    return generate, score
+
+
+@pytest.fixture(scope="module")
+def hf_answers(proxy_model, jcommonsenseqa):
+    """The hf backend's answers, computed first and its model freed: one model in memory at a time."""
+    from swallow_eval.backends.hf import HFBackend
+
+    backend = HFBackend(proxy_model, batch_size=4)
+    generate, score = jcommonsenseqa
+    answers = collect(backend.generate(generate)), collect(backend.loglikelihood(score))
+    backend.close()
+    del backend
+    gc.collect()
+    return answers
+
+
+@pytest.fixture(scope="module")
 def vllm_backend(proxy_model):
     from swallow_eval.backends.vllm import VLLMBackend
 
@@ -53,28 +84,14 @@ def vllm_backend(proxy_model):
     backend.close()
 
 
-@pytest.fixture(scope="module")
-def jcommonsenseqa(shared_data, proxy_model):
-    """The first items of the real task: prompts, plus the five choices of each as continuations."""
-    from transformers import AutoTokenizer
-
-    task = load_registry()["jcommonsenseqa"]
-    items = prepare(task, shared_data, 6, BuildContext(AutoTokenizer.from_pretrained(proxy_model.path))).items
-    rows = [json.loads(line) for line in (shared_data / "jcommonsenseqa/valid-v1.1.json").read_text().splitlines()]
-    return [(item, [rows[item.index][f"choice{k}"] for k in range(5)]) for item in items]
-
-
-def test_same_greedy_texts_and_decisions_as_hf(vllm_backend, hf_backend, jcommonsenseqa):
-    generate = [GenerateRequest(item.prompt, max_new_tokens=16, stop=("\n\n",), add_bos=True)
-                for item, _ in jcommonsenseqa]
-    # Answer numbers are single tokens (next-token path); choice texts are several (prompt_logprobs).
-    score = [LoglikelihoodRequest(item.prompt, continuation, add_bos=True)
-             for item, choices in jcommonsenseqa for continuation in [str(k) for k in range(5)] + choices]
-    texts_vllm, texts_hf = collect(vllm_backend.generate(generate)), collect(hf_backend.generate(generate))
+def test_same_greedy_texts_and_decisions_as_hf(hf_answers, vllm_backend, jcommonsenseqa):  # hf first: memory
+    generate, score = jcommonsenseqa
+    texts_hf, ll_hf = hf_answers
+    texts_vllm = collect(vllm_backend.generate(generate))
     assert [texts_vllm[i].texts for i in range(len(generate))] == [texts_hf[i].texts for i in range(len(generate))]
     assert [texts_vllm[i].generated_tokens for i in range(len(generate))] == \
            [texts_hf[i].generated_tokens for i in range(len(generate))]
-    ll_vllm, ll_hf = collect(vllm_backend.loglikelihood(score)), collect(hf_backend.loglikelihood(score))
+    ll_vllm = collect(vllm_backend.loglikelihood(score))
     assert sorted(ll_vllm) == list(range(len(score)))
     for i in range(len(score)):
         assert ll_vllm[i].logprob == pytest.approx(ll_hf[i].logprob, abs=LOGPROB_TOLERANCE), score[i]
@@ -98,8 +115,7 @@ def test_data_parallel_gives_the_single_engine_results(vllm_backend, jcommonsens
     """Two persistent engine processes, one core each, fed shards: the same answers as one engine."""
     from swallow_eval.backends.vllm import VLLMBackend
 
-    generate = [GenerateRequest(item.prompt, max_new_tokens=8, add_bos=True) for item, _ in jcommonsenseqa]
-    score = [LoglikelihoodRequest(item.prompt, c, add_bos=True) for item, choices in jcommonsenseqa for c in choices]
+    generate, score = jcommonsenseqa
     single_texts, single_ll = collect(vllm_backend.generate(generate)), collect(vllm_backend.loglikelihood(score))
     vllm_backend.close()  # the last test that needs it: its memory goes to the two ranks
     parallel = VLLMBackend(proxy_model, data_parallel_size=2, **ENGINE)

@@ -27,6 +27,11 @@ from swallow_eval.openai_client import OpenAIClient
 from swallow_eval.requests import Generation, GenerateRequest, Loglikelihood, LoglikelihoodRequest, cut_at_stop
 
 GREEDY_TOLERANCE = 1e-5  # a continuation token is greedy when its log-prob equals the top one
+# Sent with every generation: servers have their own sampling defaults that would change the
+# outputs (llama.cpp: repeat_penalty 1.1, min_p 0.05, top_k 40). Names of vLLM/SGLang and llama.cpp;
+# a server ignores the ones it does not know.
+NEUTRAL_SAMPLING = {"presence_penalty": 0.0, "frequency_penalty": 0.0, "repetition_penalty": 1.0,
+                    "repeat_penalty": 1.0, "min_p": 0.0}
 
 
 class OpenAIBackend:
@@ -140,7 +145,7 @@ class OpenAIBackend:
             if max_new == 0:  # max_tokens 0 means "no limit" to some servers (llama.cpp)
                 empty.append((index, Generation(("",) * request.n, prompt_tokens[index] or 0, 0)))
                 continue
-            sampling = {"max_tokens": max_new, "temperature": request.temperature}
+            sampling = {**NEUTRAL_SAMPLING, "max_tokens": max_new, "temperature": request.temperature}
             sampling.update({k: v for k, v in (("top_p", request.top_p), ("top_k", request.top_k)) if v is not None})
             if request.stop:
                 sampling["stop"] = list(request.stop)

@@ -183,8 +183,12 @@ metric_list:
 # lm-eval 0.4.2 loads the `exact_match` metric script from the hub at import time; offline, `evaluate`
 # looks for ./exact_match/exact_match.py in the working directory. The same definition, local.
 EXACT_MATCH_SCRIPT = '''
-import re, string
-import datasets, evaluate, numpy as np
+import re
+import string
+
+import datasets
+import evaluate
+import numpy as np
 
 class ExactMatch(evaluate.Metric):
     def _info(self):
@@ -279,7 +283,7 @@ def swallow_decisions(out: Path, name: str) -> list:
 
 
 def lmeval_decisions(out: Path, name: str) -> list:
-    (path,) = out.glob(f"**/samples_{name}*.json*")
+    (path,) = out.glob(f"**/*{name}.json*")
     text = path.read_text()
     rows = json.loads(text) if text.lstrip().startswith("[") else [json.loads(l) for l in text.splitlines() if l]
     rows.sort(key=lambda r: r["doc_id"])

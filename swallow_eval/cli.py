@@ -412,6 +412,8 @@ def main() -> None:
     try:
         # Without standalone mode click returns the code of a `typer.Exit(code)` instead of raising it.
         exit_code = app(standalone_mode=False)
+        if exit_code == 130:  # typer turns Ctrl-C (KeyboardInterrupt) into exit code 130
+            _log(INTERRUPTED)
         if isinstance(exit_code, int) and exit_code:
             sys.exit(exit_code)
     except UserError as exc:

@@ -71,7 +71,7 @@ class FaultProxy:
                     return
                 if action == "slow":
                     time.sleep(proxy.slow_s)
-                status, headers, data = proxy._forward(self.command, self.path, body)
+                status, headers, data = proxy._forward(self.command, self.path, body, self.headers)
                 if body is not None:
                     with proxy.lock:
                         proxy.forwarded[body] += 1
@@ -92,10 +92,11 @@ class FaultProxy:
         self.url = f"http://127.0.0.1:{self.port}/v1"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
-    def _forward(self, method: str, path: str, body: bytes | None):
+    def _forward(self, method: str, path: str, body: bytes | None, incoming):
         connection = http.client.HTTPConnection(self.upstream_host, self.upstream_port, timeout=600)
+        headers = {k: incoming[k] for k in ("Content-Type", "Authorization") if k in incoming}
         try:
-            connection.request(method, path, body=body, headers={"Content-Type": "application/json"})
+            connection.request(method, path, body=body, headers=headers)
             response = connection.getresponse()
             return response.status, response.getheaders(), response.read()
         finally:

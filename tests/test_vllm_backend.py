@@ -167,7 +167,7 @@ def test_cli_ctrl_c_then_resume_leaves_no_process(shared_data, tmp_path):
     assert run.poll() is None, "the run ended before it could be interrupted:\n" + run.stderr.read()
     os.killpg(run.pid, signal.SIGINT)
     try:
-        rest, _ = run.communicate(timeout=120)
+        _, rest = run.communicate(timeout=120)
     except subprocess.TimeoutExpired:
         os.killpg(run.pid, signal.SIGKILL)
         raise AssertionError("the run did not stop within 120 s of Ctrl-C")

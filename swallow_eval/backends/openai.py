@@ -18,6 +18,7 @@ None are left out: the server's defaults for the model apply.
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from typing import Iterator, Sequence
 
@@ -42,6 +43,8 @@ class OpenAIBackend:
                  prompt_format: str = "tokens", trust_remote_code: bool = False):
         from transformers import AutoConfig, AutoTokenizer
 
+        served = model.identity.startswith("served:")  # a judge named on a server: no local tokenizer
+        base_url = base_url or (os.environ.get("OPENAI_BASE_URL", "https://api.openai.com/v1") if served else None)
         if not base_url:
             raise UserError("--backend openai needs --base-url (e.g. http://127.0.0.1:8000/v1)")
         if prompt_format not in ("tokens", "text"):
@@ -49,6 +52,12 @@ class OpenAIBackend:
         self.prompt_format = prompt_format
         self.client = OpenAIClient(base_url, api_key_env, concurrency, request_timeout, max_retries,
                                    log=lambda message: print(message, file=sys.stderr, flush=True))
+        self.dtype = None  # the server's business; recorded as None in results
+        if served:  # chat requests only: the server renders and tokenizes
+            self.tokenizer, self.bos_id, self.eos_id = None, None, None
+            self.model_name = model_name or model.path
+            self.info = ModelInfo(path=model.path, model_type="served", tokenizer_adds_bos=False, tokenizer=None)
+            return
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(model.path, trust_remote_code=trust_remote_code)
             config = AutoConfig.from_pretrained(model.path, trust_remote_code=trust_remote_code)
@@ -57,7 +66,6 @@ class OpenAIBackend:
         self.model_name = model_name or self._served_model()
         self.bos_id = self.tokenizer.bos_token_id
         self.eos_id = self.tokenizer.eos_token_id if self.tokenizer.eos_token_id is not None else 0
-        self.dtype = None  # the server's business; recorded as None in results
         self.info = ModelInfo(path=model.path, model_type=config.model_type,
                               tokenizer_adds_bos=tokenizer_adds_bos(self.tokenizer), tokenizer=self.tokenizer)
 
@@ -79,6 +87,9 @@ class OpenAIBackend:
 
     @functools.lru_cache(maxsize=200_000)
     def _encode_cached(self, text: str) -> tuple[int, ...]:
+        if self.tokenizer is None:
+            raise UserError(f"--backend openai with the served model {self.model_name!r} answers chat requests "
+                            "only; raw prompts and log-likelihoods need --model naming its checkpoint (tokenizer)")
         return tuple(self.tokenizer(text, add_special_tokens=False).input_ids)
 
     def _encode(self, text: str) -> list[int]:

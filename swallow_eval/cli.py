@@ -27,6 +27,7 @@ app.add_typer(data_app, name="data")
 console = Console(stderr=True)
 _debug = False
 
+HF, LOCAL, VLLM, OPENAI = "hf backend", "hf and vllm backends", "vllm backend", "openai backend"
 TasksDir = typer.Option([], "--tasks-dir", help="Extra folder of task files (repeatable).")
 DataDir = typer.Option(None, "--data-dir", help="Folder with the original files, laid out <benchmark>/<file>.",
                        envvar="SWALLOW_EVAL_DATA_DIR", show_envvar=True)
@@ -55,9 +56,51 @@ def run(
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="First N items per task (per subtask)."),
     data_dir: Optional[Path] = DataDir,
     output_dir: Path = typer.Option(Path("results"), "--output-dir"),
-    batch_size: int = typer.Option(8, "--batch-size", min=1),
-    dtype: Optional[str] = typer.Option(None, "--dtype", help="float32 (CPU default), bfloat16, auto."),
-    device: Optional[str] = typer.Option(None, "--device", help="cpu or cuda (default: cuda if available)."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="hf backend (default 8).",
+                                             rich_help_panel=HF),
+    dtype: Optional[str] = typer.Option(None, "--dtype", help="float32 (CPU default), bfloat16, auto.",
+                                        rich_help_panel=LOCAL),
+    device: Optional[str] = typer.Option(None, "--device", help="cpu or cuda (default: cuda if available).",
+                                         rich_help_panel=LOCAL),
+    tensor_parallel_size: Optional[int] = typer.Option(None, "--tensor-parallel-size", min=1, rich_help_panel=VLLM),
+    pipeline_parallel_size: Optional[int] = typer.Option(None, "--pipeline-parallel-size", min=1,
+                                                         rich_help_panel=VLLM),
+    data_parallel_size: Optional[int] = typer.Option(
+        None, "--data-parallel-size", min=1, rich_help_panel=VLLM,
+        help="Engines, each on its own tensor x pipeline GPU group, sharing the requests."),
+    max_model_len: Optional[int] = typer.Option(None, "--max-model-len", min=2, rich_help_panel=VLLM),
+    gpu_memory_utilization: Optional[float] = typer.Option(None, "--gpu-memory-utilization", min=0.05, max=1.0,
+                                                           rich_help_panel=VLLM),
+    enable_prefix_caching: Optional[bool] = typer.Option(
+        None, "--enable-prefix-caching/--no-enable-prefix-caching", rich_help_panel=VLLM,
+        help="Share the KV cache of common prompt prefixes (few-shot examples); on by default."),
+    distributed_executor_backend: Optional[str] = typer.Option(
+        None, "--distributed-executor-backend", rich_help_panel=VLLM,
+        help="mp (one node) or ray (several nodes: see README)."),
+    enforce_eager: Optional[bool] = typer.Option(
+        None, "--enforce-eager", rich_help_panel=VLLM,
+        help="No torch.compile / CUDA graphs: faster start, slower run (CPU builds start minutes faster)."),
+    max_num_batched_tokens: Optional[int] = typer.Option(
+        None, "--max-num-batched-tokens", min=1, rich_help_panel=VLLM,
+        help="Tokens per engine step; bounds the memory of prompt log-probs (positions x vocabulary)."),
+    base_url: Optional[str] = typer.Option(None, "--base-url", help="e.g. http://127.0.0.1:8000/v1",
+                                           rich_help_panel=OPENAI),
+    model_name: Optional[str] = typer.Option(
+        None, "--model-name", rich_help_panel=OPENAI,
+        help="The served model's name (default: the only one GET /models lists). --model names its tokenizer."),
+    concurrency: Optional[int] = typer.Option(None, "--concurrency", min=1, rich_help_panel=OPENAI,
+                                              help="Requests in flight at once (default 8)."),
+    request_timeout: Optional[float] = typer.Option(None, "--request-timeout", min=0.1, rich_help_panel=OPENAI,
+                                                    help="Seconds per attempt (default 600)."),
+    max_retries: Optional[int] = typer.Option(None, "--max-retries", min=0, rich_help_panel=OPENAI,
+                                              help="Retries on 429, 5xx and connection errors (default 8)."),
+    prompt_format: Optional[str] = typer.Option(
+        None, "--prompt-format", rich_help_panel=OPENAI,
+        help="tokens (default: token ids, exact BOS and boundaries) or text (servers that take only text, "
+             "e.g. llama-cpp-python; the server applies its own BOS default)."),
+    api_key_env: Optional[str] = typer.Option(
+        None, "--api-key-env", rich_help_panel=OPENAI,
+        help="Environment variable holding the API key (default OPENAI_API_KEY); the key is never written."),
     cache: Optional[Path] = typer.Option(None, "--cache", help="Response cache file (default: in the user cache)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the response cache."),
     tasks_dir: list[Path] = TasksDir,
@@ -68,6 +111,8 @@ def run(
                                               help="Answers per question for MT-Bench (reference: 5)."),
     judge_model: Optional[str] = typer.Option(None, "--judge-model", help="Judge for judged tasks (MT-Bench)."),
     judge_backend: str = typer.Option("openai", "--judge-backend", help="Backend serving the judge."),
+    judge_base_url: Optional[str] = typer.Option(
+        None, "--judge-base-url", help="OpenAI-compatible server of the judge (default: OPENAI_BASE_URL, else OpenAI)."),
     judge_max_tokens: int = typer.Option(2048, "--judge-max-tokens", min=1, help="Reference: 2048."),
     max_new_tokens: Optional[int] = typer.Option(
         None, "--max-new-tokens", min=1,
@@ -116,8 +161,16 @@ def run(
     _log(f"loading {model_ref.spec} with the {backend} backend")
     load_started = time.perf_counter()
     template = chat_template.read_text(encoding="utf-8") if chat_template else None
-    engine = backends.create(backend, model_ref, dtype=dtype, device=device, batch_size=batch_size,
-                             chat_template=template)
+    engine = backends.create(
+        backend, model_ref, dtype=dtype, device=device, batch_size=batch_size, chat_template=template,
+        tensor_parallel_size=tensor_parallel_size, pipeline_parallel_size=pipeline_parallel_size,
+        data_parallel_size=data_parallel_size, max_model_len=max_model_len,
+        gpu_memory_utilization=gpu_memory_utilization, enable_prefix_caching=enable_prefix_caching,
+        distributed_executor_backend=distributed_executor_backend, enforce_eager=enforce_eager,
+        max_num_batched_tokens=max_num_batched_tokens, base_url=base_url, model_name=model_name,
+        concurrency=concurrency, request_timeout=request_timeout, max_retries=max_retries,
+        api_key_env=api_key_env, prompt_format=prompt_format,
+    )
     load_seconds = time.perf_counter() - load_started
     cache_path = cache or cache_home() / "responses.sqlite"
     try:
@@ -143,7 +196,9 @@ def run(
     if any(p.task.judge is not None for p in prepared):
         judge_ref = models.resolve_judge(judge_model, judge_backend)
         _log(f"judging with {judge_ref.spec} ({judge_backend} backend)")
-        grader = backends.create(judge_backend, judge_ref, dtype=dtype, device=device, batch_size=batch_size)
+        # The model's dtype/device/batch size carry over where the judge's backend has them.
+        shared = backends.accepted(judge_backend, dtype=dtype, device=device, batch_size=batch_size)
+        grader = backends.create(judge_backend, judge_ref, base_url=judge_base_url, **shared)
         try:
             judge_cache = None
             if not no_cache:
@@ -412,6 +467,8 @@ def main() -> None:
     try:
         # Without standalone mode click returns the code of a `typer.Exit(code)` instead of raising it.
         exit_code = app(standalone_mode=False)
+        if exit_code == 130:  # typer turns Ctrl-C (KeyboardInterrupt) into exit code 130
+            _log(INTERRUPTED)
         if isinstance(exit_code, int) and exit_code:
             sys.exit(exit_code)
     except UserError as exc:

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import inspect
+
 from swallow_eval.errors import UserError, closest
 
-BACKENDS = {"hf": "swallow_eval.backends.hf:HFBackend"}
+BACKENDS = {
+    "hf": "swallow_eval.backends.hf:HFBackend",
+    "vllm": "swallow_eval.backends.vllm:VLLMBackend",
+    "openai": "swallow_eval.backends.openai:OpenAIBackend",
+}
 
 
 def check(name: str) -> None:
@@ -12,8 +18,25 @@ def check(name: str) -> None:
         raise UserError(f"unknown backend {name!r}{closest(name, BACKENDS)}; available: {', '.join(BACKENDS)}")
 
 
-def create(name: str, model, **options):
+def _backend_class(name: str):
     check(name)
     module_name, class_name = BACKENDS[name].split(":")
-    module = __import__(module_name, fromlist=[class_name])
-    return getattr(module, class_name)(model, **options)
+    return getattr(__import__(module_name, fromlist=[class_name]), class_name)
+
+
+def accepted(name: str, **options) -> dict:
+    """The options the backend `name` has, of those given."""
+    parameters = inspect.signature(_backend_class(name)).parameters
+    return {key: value for key, value in options.items() if key in parameters}
+
+
+def create(name: str, model, **options):
+    """The backend `name` for `model`; options left at None take the backend's defaults, and an
+    option the backend does not have is a user error (e.g. --base-url with --backend hf)."""
+    backend_class = _backend_class(name)
+    given = {key: value for key, value in options.items() if value is not None}
+    parameters = inspect.signature(backend_class).parameters
+    for key in given:
+        if key not in parameters:
+            raise UserError(f"--{key.replace('_', '-')} is not an option of --backend {name}")
+    return backend_class(model, **given)

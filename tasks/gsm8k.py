@@ -44,7 +44,7 @@ TASK = Task(
     files=(TRAIN, TEST),
     build=build,
     metrics=("gsm8k_strict",),
-    column=Column("gsm8k", "GSM8K", "gsm8k_strict", "EM (4-shot CoT)"),
+    column=Column("gsm8k", "GSM8K", "gsm8k_strict", "EM acc"),
     generation=lmeval.generate_until("Question:", "</s>", "<|im_end|>"),
     description="GSM8K test (1,319 problems); the gold is the full rationale ending in \"#### N\".",
 )

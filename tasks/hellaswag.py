@@ -65,7 +65,7 @@ TASK = lmeval.multiple_choice_task(
     shots=4,
     # hellaswag.yaml sets neither fewshot_split nor test_split: None == None draws one shot extra.
     sampler=lambda pool, n: lmeval.RandomSampler(pool, n, draw_extra=True),
-    column=Column("hellaswag", "HellaSwag", "acc", "acc"),
+    column=Column("hellaswag", "HellaSWAG", "acc", "Acc"),
     description="HellaSwag validation (10,042 contexts), four endings scored as \" \" + ending; acc, as the card reads.",
     no_sample_reason="the HellaSwag files (MIT) are larger than the package may carry; "
                      "`swallow-eval data download --tasks hellaswag` fetches them",

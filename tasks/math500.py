@@ -82,7 +82,7 @@ TASK = Task(
     files=(TEST,),
     build=build,
     metrics=("math_equiv",),
-    column=Column("math", "MATH", "math_equiv", "EM (4-shot CoT)"),
+    column=Column("math", "MATH", "math_equiv", "CoT EM Acc"),
     # Stop strings and token limit of swallow-evaluation HEAD (commits 163bb54, 2bca940).
     generation=lmeval.generate_until("Problem:", "</s>", "<|im_end|>", "I hope it is correct", max_gen_toks=2048),
     description="MATH-500 (500 problems, Lightman et al. subset of the MATH test set).",

@@ -210,7 +210,7 @@ TASK = lmeval.multiple_choice_task(
     spec=SPEC,
     shots=5,
     sampler=lmeval.FirstNSampler,
-    column=Column("mmlu", "MMLU", "acc", "acc"),
+    column=Column("mmlu", "MMLU", "acc", "Acc"),
     groups=GROUPS,
     description="MMLU test (14,042 questions, 57 subjects), letters A-D scored after \"Answer:\"; "
                 "micro-averaged, with the stem / humanities / social sciences / other groups.",

@@ -52,6 +52,6 @@ TASK = lmeval.multiple_choice_task(
     docs=docs,
     spec=SPEC,
     shots=4,
-    column=Column("openbookqa", "OpenBookQA", "acc", "acc"),
+    column=Column("openbookqa", "OpenBookQA", "acc", "Acc"),
     description="OpenBookQA main test (500 questions), four choices scored as \" \" + choice after the stem.",
 )

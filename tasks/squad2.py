@@ -75,7 +75,7 @@ TASK = Task(
     build=build,
     metrics=("squad2_exact", "squad2_best_exact"),
     # The reference reports percentages; column-path-key.csv divides `exact` by 100.
-    column=Column("squad2", "SQuAD2.0", "squad2_exact", "EM (4-shot)", divisor=100.0),
+    column=Column("squad2", "SQuAD2.0", "squad2_exact", "EM acc", divisor=100.0),
     generation=lmeval.generate_until("\n"),
     predict=predict,
     description="SQuAD 2.0 dev (11,873 questions, about half unanswerable); gold = the answer texts.",

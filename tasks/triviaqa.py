@@ -49,7 +49,7 @@ TASK = Task(
     files=(TRAIN, VALIDATION),
     build=build,
     metrics=("triviaqa_em",),
-    column=Column("triviaqa", "TriviaQA", "triviaqa_em", "EM (4-shot)"),
+    column=Column("triviaqa", "TriviaQA", "triviaqa_em", "EM acc"),
     # Stopping at "." and "," cuts answers such as "St. Louis" or "Washington, D.C.", as in the reference.
     generation=lmeval.generate_until("\n", ".", ","),
     description="TriviaQA rc.nocontext validation (17,944 questions), gold = all answer aliases.",

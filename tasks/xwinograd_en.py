@@ -72,7 +72,7 @@ TASK = lmeval.multiple_choice_task(
     docs=docs,
     spec=SPEC,
     shots=4,
-    column=Column("xwino", "XWINO", "acc", "acc"),
+    column=Column("xwino", "XWINO", "acc", "Acc"),
     description="XWinograd en (2,325 schemas), partial scoring: the sentence up to the blank with each "
                 "candidate is the context, the rest of the sentence the scored continuation.",
 )

@@ -57,7 +57,7 @@ TARGETS = {
     "xwinograd_en": [0, 1, 0, 1, 0],
     "mmlu": [1, 2, 3, 1, 1, 3, 1, 3, 0, 3],
 }
-CARD = {"openbookqa": ("OpenBookQA", 0.0), "hellaswag": ("HellaSwag", 0.0), "xwinograd_en": ("XWINO", 0.6),
+CARD = {"openbookqa": ("OpenBookQA", 0.0), "hellaswag": ("HellaSWAG", 0.0), "xwinograd_en": ("XWINO", 0.6),
         "mmlu": ("MMLU", 0.4)}
 COLUMN = {"openbookqa": "openbookqa", "hellaswag": "hellaswag", "xwinograd_en": "xwino", "mmlu": "mmlu"}
 

@@ -227,3 +227,29 @@ def test_cli_run_interrupted_mid_way_resumes_from_the_cache(llama_server, shared
     assert samples(tmp_path / "b") == samples(tmp_path / "c")
     written = "".join(f.read_text() for f in tmp_path.rglob("*.json*")) + interrupted_log + resumed.stderr
     assert API_KEY not in written
+
+
+def test_mt_bench_judged_by_the_real_server(llama_server, shared_data, tmp_path):
+    """SmolLM2-135M-Instruct answers (hf backend), the llama.cpp server judges over HTTP as the
+    --judge-model on --judge-base-url; every judgment is cached, a rerun sends the judge nothing."""
+    proxy = FaultProxy(llama_server.removesuffix("/v1"))
+    args = ["run", "--tasks", "mt_bench_ja", "--model", "proxy:smollm2-135m-instruct", "--data-dir", str(shared_data),
+            "--limit", "2", "--num-answers", "1", "--max-new-tokens", "16", "--judge-model", "proxy-gguf",
+            "--judge-base-url", proxy.url, "--judge-max-tokens", "32", "--no-progress",
+            "--cache", str(tmp_path / "cache.sqlite")]
+    try:
+        first = cli(*args, "--output-dir", str(tmp_path / "first"), env={"OPENAI_API_KEY": API_KEY})
+        judged = proxy.actions["ok"]
+        again = cli(*args, "--output-dir", str(tmp_path / "again"), env={"OPENAI_API_KEY": API_KEY})
+    finally:
+        proxy.close()
+    assert judged == 4  # 2 questions x 2 turns x 1 answer
+    assert proxy.actions["ok"] == judged
+    assert "judging with proxy-gguf (openai backend)" in first.stderr
+    assert "4 total, 4 distinct, 4 served from the cache, 0 to compute" in again.stderr
+    rows = [json.loads(line) for line in next((tmp_path / "again").glob("*/*/samples/mt_bench_ja.jsonl")).read_text().splitlines()]
+    ratings = [r for row in rows for r in row["prediction"]["ratings"]]
+    assert len(ratings) == 4 and all(r == -1.0 or 1 <= r <= 10 for r in ratings)
+    results = json.loads(next((tmp_path / "again").glob("*/*/results.json")).read_text())
+    assert results["tasks"]["mt_bench_ja"]["metrics"]["mt_bench_unparsed"]["value"] == ratings.count(-1.0)
+    assert API_KEY not in "".join(f.read_text() for f in tmp_path.rglob("*.json*"))

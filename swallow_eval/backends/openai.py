@@ -12,7 +12,8 @@ Chat requests (a conversation in `messages`) go to /v1/chat/completions: the ser
 model's chat template. Log-likelihoods come from `echo` + `logprobs` (the log-probabilities of the
 prompt's own tokens); a server that does not return them gets a clear error. n samples are n
 requests with seeds seed, seed+1, ... (servers differ in whether they honour `n`). top_p / top_k of
-None are left out: the server's defaults for the model apply.
+None are left out: the server's defaults for the model apply. A served model without a local
+checkpoint (the MT-Bench judge) answers chat requests only, with FastChat's bare payload.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ class OpenAIBackend:
         self.client = OpenAIClient(base_url, api_key_env, concurrency, request_timeout, max_retries,
                                    log=lambda message: print(message, file=sys.stderr, flush=True))
         self.dtype = None  # the server's business; recorded as None in results
+        self.served = served
         if served:  # chat requests only: the server renders and tokenizes
             self.tokenizer, self.bos_id, self.eos_id = None, None, None
             self.model_name = model_name or model.path
@@ -156,13 +158,17 @@ class OpenAIBackend:
             if max_new == 0:  # max_tokens 0 means "no limit" to some servers (llama.cpp)
                 empty.append((index, Generation(("",) * request.n, prompt_tokens[index] or 0, 0)))
                 continue
-            sampling = {**NEUTRAL_SAMPLING, "max_tokens": max_new, "temperature": request.temperature}
+            if self.served:  # FastChat's judge payload: nothing a hosted API would reject as unknown
+                sampling = {"n": 1, "temperature": request.temperature, "max_tokens": max_new}
+            else:
+                sampling = {**NEUTRAL_SAMPLING, "max_tokens": max_new, "temperature": request.temperature}
             sampling.update({k: v for k, v in (("top_p", request.top_p), ("top_k", request.top_k)) if v is not None})
             if request.stop:
                 sampling["stop"] = list(request.stop)
             for sample in range(request.n):
-                seed = (request.seed if request.seed is not None else 0) + sample
-                payloads.append({"model": self.model_name, **body, **sampling, "seed": seed})
+                seeded = request.seed is not None or not self.served
+                seed = {"seed": (request.seed or 0) + sample} if seeded else {}
+                payloads.append({"model": self.model_name, **body, **sampling, **seed})
                 owners.append((index, sample))
         if empty:
             yield empty

@@ -24,7 +24,7 @@ def samples(data: DataRoot, file: DataFile) -> list[llmjp.Sample]:
 TASK = llmjp.task(
     name="jcommonsenseqa",
     files=(TRAIN, VALID),
-    splits=lambda data: (llmjp.train_split(samples(data, TRAIN)), samples(data, VALID)),
+    splits=llmjp.file_splits(samples, TRAIN, VALID),
     instruction="質問と回答の選択肢を入力として受け取り、選択肢から回答を選択してください。なお、回答は選択肢の番号（例：0）でするものとします。 回答となる数値をint型で返し、他には何も含めないことを厳守してください。",
     output_length=1,
     metric="exact_match",

@@ -28,7 +28,7 @@ def samples(data: DataRoot, file: DataFile) -> list[llmjp.Sample]:
 TASK = llmjp.task(
     name="jemhopqa",
     files=(TRAIN, DEV),
-    splits=lambda data: (llmjp.train_split(samples(data, TRAIN)), samples(data, DEV)),
+    splits=llmjp.file_splits(samples, TRAIN, DEV),
     instruction="質問を入力とし、回答を出力してください。回答の他には何も含めないことを厳守してください。回答が'はい'と'いいえ'で答えることができる場合、'YES'と'NO'で答えてください。",
     output_length=15,
     metric="char_f1",

@@ -28,7 +28,7 @@ def samples(data: DataRoot, file: DataFile) -> list[llmjp.Sample]:
 TASK = llmjp.task(
     name="jsquad",
     files=(TRAIN, VALID),
-    splits=lambda data: (llmjp.train_split(samples(data, TRAIN)), samples(data, VALID)),
+    splits=llmjp.file_splits(samples, TRAIN, VALID),
     instruction="質問に対する回答を文章から一言で抽出してください。回答は名詞で答えてください。 それ以外には何も含めないことを厳守してください。",
     output_length=25,
     metric="char_f1",

@@ -45,7 +45,7 @@ def samples(data: DataRoot, file: DataFile) -> list[llmjp.Sample]:
 TASK = llmjp.task(
     name="niilc",
     files=(DEV, TEST),
-    splits=lambda data: (llmjp.train_split(samples(data, DEV)), samples(data, TEST)),
+    splits=llmjp.file_splits(samples, DEV, TEST),
     instruction="質問に対する答えを出力してください。回答の他には何も含めないことを厳守してください。答えが複数の場合、コンマ（,）で繋げてください。",
     output_length=180,
     metric="char_f1",

@@ -39,6 +39,11 @@ def train_split(samples: list[Sample]) -> list[Sample]:
     return samples[: int(len(samples) * 0.9)]
 
 
+def file_splits(parse: Callable[[DataRoot, DataFile], list[Sample]], train_file: DataFile, test_file: DataFile):
+    """`splits` of a task with separate few-shot and evaluated files: the train split of one, all of the other."""
+    return lambda data: (train_split(parse(data, train_file)), parse(data, test_file))
+
+
 def prompt_prefix(instruction: str, shots: list[Sample]) -> str:
     """Everything before the test input (utils.py::get_evaluation_prompt)."""
     text = f"{HEADER}\n\n### 指示:\n{instruction}"

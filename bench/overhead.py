@@ -2,7 +2,7 @@
 
 Usage: python bench/overhead.py --data-dir ../shared/data [--tasks a,b] [--tokenizer proxy:gemma3-270m]
 Prints seconds per task, the total and the peak RSS. Outputs are dummies (the gold answer for
-generation tasks, a fixed ranking for multiple choice): scoring cost, not accuracy, is measured.
+generation tasks, a fixed ranking for multiple choice, a fixed judgment for judged tasks): scoring cost, not accuracy, is measured.
 """
 
 from __future__ import annotations
@@ -19,7 +19,10 @@ from swallow_eval.scoring import score_task
 from swallow_eval.task import BuildContext, load_registry
 
 
-def dummy_response(item) -> ItemResponses:
+def dummy_response(task, item) -> ItemResponses:
+    if task.judge is not None:  # a two-turn answer and one judgment per turn
+        texts = ["回答です。", "二つ目の回答です。"]
+        return ItemResponses(texts=texts, judgments=["Rating: [[5]]"] * len(task.judge(item, texts)))
     if item.choices is not None and item.prompt is None:
         return ItemResponses(loglikelihoods=[-float(k) for k in range(len(item.choices))])
     text = item.target if isinstance(item.target, str) else str(item.target)
@@ -52,7 +55,7 @@ def main() -> None:
             print(f"{name:<16} skipped: {exc}")
             continue
         t1 = time.perf_counter()
-        score_task(task, prepared.items, [dummy_response(i) for i in prepared.items], MetricContext(tokenizer))
+        score_task(task, prepared.items, [dummy_response(task, i) for i in prepared.items], MetricContext(tokenizer))
         t2 = time.perf_counter()
         total_items += len(prepared.items)
         print(f"{name:<16} {len(prepared.items):>7} {t1 - t0:>8.2f} {t2 - t1:>8.2f}")

@@ -1,4 +1,4 @@
-"""The `swallow-eval` command line: run, tasks, prompts, score, metric, report, compare, data.
+"""The `swallow-eval` command line: run, plan, tasks, prompts, score, metric, report, compare, data.
 
 The commands, their options and their JSON outputs are a contract other tools rely on.
 """
@@ -121,7 +121,7 @@ def run(
     """Evaluate a model on tasks and write results/<model>/<run-id>/."""
     from swallow_eval import backends, models
     from swallow_eval.cache import ResponseCache
-    from swallow_eval.data import cache_home, choose_root
+    from swallow_eval.data import cache_home
     from swallow_eval.metrics import MetricContext
     from swallow_eval import judge as judge_prompts
     from swallow_eval.pipeline import execute, prepare
@@ -129,6 +129,7 @@ def run(
     from swallow_eval.results import (check_writable, config_hash, package_versions, prepare_run_dir,
                                       task_result, write_results, write_samples)
     from swallow_eval.scoring import score_task
+    from swallow_eval.selection import Skips, lacks_chat_template, with_data
     from swallow_eval.task import BuildContext, bos_policy, load_registry, select_tasks
 
     started = time.perf_counter()
@@ -137,22 +138,12 @@ def run(
     if judge_model:
         backends.check(judge_backend)
     check_writable(output_dir)
-    runnable, skipped = [], {}
-
-    def skip(task, reason: str) -> None:
-        if tasks:  # asked for by name: it must run
-            raise UserError(f"task {task.name}: {reason}")
-        skipped[task.name] = reason
-        _log(f"skipping {task.name}: {reason}")
-
-    for task in selected:
-        try:
-            choose_root(task.name, task.files, data_dir)
-        except UserError as exc:
-            skip(task, task.no_sample_reason or str(exc))
-            continue
+    skips = Skips(bool(tasks), _log)
+    skipped = skips.reasons
+    runnable = []
+    for task in with_data(selected, data_dir, skips):
         if task.judge is not None and judge_model is None:
-            skip(task, "it is graded by a judge: pass --judge-model (and --judge-backend)")
+            skips.skip(task, "it is graded by a judge: pass --judge-model (and --judge-backend)")
             continue
         runnable.append(task)
     if not runnable:
@@ -178,9 +169,8 @@ def run(
         prepared = []
         for task in runnable:
             p = prepare(task, data_dir, limit, BuildContext(tokenizer=info.tokenizer, num_answers=num_answers))
-            if template is None and not getattr(info.tokenizer, "chat_template", None) and any(
-                    i.messages for i in p.items):
-                skip(task, f"--model {model} has no chat template; pass --chat-template FILE")
+            if lacks_chat_template(p.items, info.tokenizer, template):
+                skips.skip(task, f"--model {model} has no chat template; pass --chat-template FILE")
                 continue
             p.add_bos = bos_policy(task.reference, info.path, info.model_type, info.tokenizer_adds_bos)
             p.max_new_tokens_cap = max_new_tokens
@@ -260,6 +250,37 @@ def _print_summary(task_results: dict) -> None:
                           card["label"] if is_card else "",
                           f"{card['value']:.4f}" if is_card and card["value"] is not None else "")
     console.print(table)
+
+
+@app.command()
+def plan(
+    model: str = typer.Option(..., "--model", help="Whose tokenizer and context length count the tokens."),
+    suite: Optional[str] = typer.Option(None, "--suite", help="ja, en or all."),
+    tasks: Optional[str] = typer.Option(None, "--tasks", help="Comma-separated task names."),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="First N items per task (per subtask)."),
+    data_dir: Optional[Path] = DataDir,
+    tokens_per_second: Optional[float] = typer.Option(
+        None, "--tokens-per-second", help="Throughput for the time column: (distinct prompt + max new tokens) / X."),
+    max_new_tokens: Optional[int] = typer.Option(None, "--max-new-tokens", min=1, help="As for run."),
+    num_answers: Optional[int] = typer.Option(None, "--num-answers", min=1, help="As for run (MT-Bench)."),
+    chat_template: Optional[Path] = typer.Option(None, "--chat-template", exists=True, dir_okay=False,
+                                                 help="As for run (chat tasks)."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object: per task and total."),
+    tasks_dir: list[Path] = TasksDir,
+) -> None:
+    """Count the items, requests and tokens a run would send, without loading the model's weights."""
+    from swallow_eval.plan import make_plan, table
+
+    counted = make_plan(model, suite, tasks, data_dir, limit, tasks_dir, max_new_tokens, num_answers,
+                        chat_template.read_text(encoding="utf-8") if chat_template else None,
+                        tokens_per_second, _log)
+    if as_json:
+        _emit(counted.to_json())
+        return
+    rendered = table(counted)
+    # As wide as the whole table needs, whatever the terminal: task names and figures are never cut.
+    needed = Console(width=100_000).measure(rendered).maximum
+    Console(width=max(Console().width, needed)).print(rendered)
 
 
 @app.command("tasks")

@@ -17,6 +17,38 @@ SHARED_DATA = next((Path(c) for c in _CANDIDATES if c and (Path(c) / "README.md"
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
+_validated: set[tuple[str, float]] = set()
+
+
+@pytest.fixture(autouse=True)
+def _results_match_the_schema(tmp_path_factory):
+    """Every results.json (and its samples files) a test writes is checked against the shipped JSON Schemas.
+
+    Hand-written first-release files (no `schema_version`) and refusal tests (another version) are left out.
+    """
+    yield
+    import jsonschema
+
+    from swallow_eval.schema import SCHEMA_VERSION, json_schema
+
+    for folder, _, names in os.walk(tmp_path_factory.getbasetemp()):
+        if "results.json" not in names:
+            continue
+        path = Path(folder) / "results.json"
+        key = (str(path), path.stat().st_mtime)
+        if key in _validated:
+            continue
+        _validated.add(key)
+        payload = json.loads(path.read_text(encoding="utf-8"))
+        if payload.get("schema_version") != SCHEMA_VERSION:
+            continue
+        jsonschema.validate(payload, json_schema("results"), cls=jsonschema.Draft202012Validator)
+        sample_schema = json_schema("sample")
+        for samples in sorted((path.parent / "samples").glob("*.jsonl")):
+            for line in samples.read_text(encoding="utf-8").splitlines():
+                jsonschema.validate(json.loads(line), sample_schema, cls=jsonschema.Draft202012Validator)
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     if not (SHARED_DATA / "README.md").is_file():

@@ -48,3 +48,13 @@ def build(result_paths: list[Path], registry: dict[str, Task], *, reference: boo
             sections.append((table, table_rows(table, models, partial_average)))
     sections = [(t, rows) for t, rows in sections if rows or (tables and t in chosen)]
     return Report(sections, notes)
+
+
+def build_report(result_paths: list[Path], *, reference: bool = False, tables: str | None = None,
+                 partial_average: bool = False, tasks_dirs=()) -> Report:
+    """The card's tables (and breakdowns) for the runs below `result_paths`, with the built-in tasks
+    and those of `tasks_dirs`; render them with `report.render.render(report.sections, fmt)`."""
+    from swallow_eval.task import load_registry
+
+    return build(result_paths, load_registry(tasks_dirs), reference=reference, tables=tables,
+                 partial_average=partial_average)

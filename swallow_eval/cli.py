@@ -178,12 +178,6 @@ def list_tasks(
     Console().print(table)
 
 
-def _one_task(name: str, tasks_dir):
-    from swallow_eval.task import load_registry, select_tasks
-
-    return select_tasks(load_registry(tasks_dir), None, name)[0]
-
-
 TokenizerOption = typer.Option(None, "--tokenizer", help="Model whose tokenizer the task or metric needs.")
 
 
@@ -196,11 +190,9 @@ def prompts(
     tasks_dir: list[Path] = TasksDir,
 ) -> None:
     """Print every evaluated item's exact prompt and target as JSONL, in evaluation order."""
-    from swallow_eval.pipeline import prepare
-    from swallow_eval.rescore import load_tokenizer
-    from swallow_eval.task import BuildContext
+    from swallow_eval.rescore import prepare_task
 
-    prepared = prepare(_one_task(task, tasks_dir), data_dir, limit, BuildContext(tokenizer=load_tokenizer(tokenizer)))
+    prepared = prepare_task(task, data_dir, tokenizer, limit, tasks_dir)
     for item in prepared.items:
         _emit(item.prompt_row())
 

@@ -35,25 +35,44 @@ class PredictionsScore:
         return {"task": self.task, "n": self.n, "metrics": self.metrics}
 
 
-def score_predictions_file(task: str, predictions: Path, data_dir: Path | None = None, tokenizer: Any = None,
-                           tasks_dirs=()) -> PredictionsScore:
-    """Re-score saved outputs: JSONL rows `{"index", "output"|"outputs"|"loglikelihoods"}` (a run's
-    samples file works as is). `tokenizer`: an object, or a model name to load it from."""
-    from swallow_eval.data import read_jsonl, row_errors
-    from swallow_eval.metrics import MetricContext
-    from swallow_eval.pipeline import ItemResponses, prepare
-    from swallow_eval.scoring import score_task
+def prepare_task(task, data_dir: Path | None = None, tokenizer: Any = None, limit: int | None = None,
+                 tasks_dirs=()):
+    """pipeline.PreparedTask: the items of `task` (a name or a Task) exactly as a run evaluates them
+    (`swallow-eval prompts`)."""
+    from swallow_eval.pipeline import prepare
     from swallow_eval.task import BuildContext, load_registry, select_tasks
 
+    chosen = select_tasks(load_registry(tasks_dirs), None, task)[0] if isinstance(task, str) else task
     tok = load_tokenizer(tokenizer) if isinstance(tokenizer, str) else tokenizer
-    prepared = prepare(select_tasks(load_registry(tasks_dirs), None, task)[0], data_dir, None,
-                       BuildContext(tokenizer=tok))
+    return prepare(chosen, data_dir, limit, BuildContext(tokenizer=tok))
+
+
+def score_responses(prepared, responses: list, tokenizer: Any = None) -> PredictionsScore:
+    """Score `responses`, (item index, pipeline.ItemResponses) pairs, of a prepared task."""
+    from swallow_eval.metrics import MetricContext
+    from swallow_eval.scoring import score_task
+
     by_index = {item.index: item for item in prepared.items}
-    items, responses = [], []
+    items = [by_index[index] for index, _ in responses]
+    result = score_task(prepared.task, items, [r for _, r in responses], MetricContext(tokenizer=tokenizer))
+    return PredictionsScore(prepared.task.name, len(items), result.metrics, result)
+
+
+def score_predictions_file(task: str, predictions: Path, data_dir: Path | None = None, tokenizer: Any = None,
+                           tasks_dirs=()) -> PredictionsScore:
+    """Re-score saved outputs: JSONL rows `{"index", "output"|"outputs"|"loglikelihoods"[, "judgments"]}`
+    (a run's samples file works as is). `tokenizer`: an object, or a model name to load it from."""
+    from swallow_eval.data import read_jsonl, row_errors
+    from swallow_eval.pipeline import ItemResponses
+
+    tok = load_tokenizer(tokenizer) if isinstance(tokenizer, str) else tokenizer
+    prepared = prepare_task(task, data_dir, tok, tasks_dirs=tasks_dirs)
+    indices = {item.index for item in prepared.items}
+    responses = []
     for line, row in read_jsonl(predictions):
         with row_errors(predictions, line):
             index = row["index"]
-            if index not in by_index:
+            if index not in indices:
                 raise ValueError(f"index {index} is not an item of {task}")
             if not {"output", "outputs", "loglikelihoods"} & row.keys():
                 raise KeyError("output or loglikelihoods")
@@ -63,10 +82,10 @@ def score_predictions_file(task: str, predictions: Path, data_dir: Path | None =
                 response.texts = list(output) if isinstance(output, list) else [output]
             if "loglikelihoods" in row:
                 response.loglikelihoods = [float(x) for x in row["loglikelihoods"]]
-            responses.append(response)
-            items.append(by_index[index])
-    result = score_task(prepared.task, items, responses, MetricContext(tokenizer=tok))
-    return PredictionsScore(task, len(items), result.metrics, result)
+            if "judgments" in row:  # judged tasks: the judge's reply per turn
+                response.judgments = [str(j) for j in row["judgments"]]
+            responses.append((index, response))
+    return score_responses(prepared, responses, tok)
 
 
 def read_pairs(path: Path) -> tuple[list, list]:

@@ -91,6 +91,15 @@ def cli(*args: str, env: dict | None = None, check: bool = True, cwd: Path | Non
     return result
 
 
+def run_api(output_dir: Path, **options):
+    """`swallow-eval run --model proxy:gemma3-270m --no-cache --no-progress` in-process, through
+    `swallow_eval.evaluate` (for tests that need the pipeline, not the command line's contract)."""
+    from swallow_eval import RunConfig, evaluate
+
+    options = {"model": "proxy:gemma3-270m", "no_cache": True, "progress": False, **options}
+    return evaluate(RunConfig(output_dir=output_dir, **options))
+
+
 def jsonl(text: str) -> list[dict]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 

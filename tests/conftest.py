@@ -100,6 +100,11 @@ def run_api(output_dir: Path, **options):
     return evaluate(RunConfig(output_dir=output_dir, **options))
 
 
+def best_choice(answers: dict, start: int, count: int) -> int:
+    """The position of the highest log-likelihood among `count` answer options from `start` (first maximum)."""
+    return max(range(start, start + count), key=lambda i: answers[i].logprob)
+
+
 def jsonl(text: str) -> list[dict]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 

@@ -73,6 +73,12 @@ class RunConfig:
     judge_max_tokens: int = 2048
     max_new_tokens: int | None = None  # cap on every generation (smoke runs); recorded in results
 
+    def __post_init__(self) -> None:  # paths may come as strings from a notebook
+        self.output_dir = Path(self.output_dir)
+        self.data_dir, self.cache, self.chat_template = (None if p is None else Path(p) for p in
+                                                         (self.data_dir, self.cache, self.chat_template))
+        self.tasks_dirs = tuple(Path(p) for p in self.tasks_dirs)
+
     @property
     def task_names(self) -> str | None:
         """`tasks` as the comma-separated string task selection takes."""

@@ -66,3 +66,29 @@ def test_evaluate_raises_user_errors(tmp_path):
         evaluate(RunConfig(model="proxy:gemma3-270m", output_dir=tmp_path))
     with pytest.raises(UserError, match="unknown backend 'hff'"):
         evaluate(RunConfig(model="proxy:gemma3-270m", tasks=["jcommonsenseqa"], backend="hff", output_dir=tmp_path))
+
+
+def test_config_takes_string_paths_and_task_lists():
+    from pathlib import Path
+
+    from swallow_eval import RunConfig
+
+    config = RunConfig(model="m", tasks=["a", "b"], output_dir="out", data_dir="data", tasks_dirs=["t"])
+    assert config.task_names == "a,b" and RunConfig(model="m", tasks="a,b").task_names == "a,b"
+    assert (config.output_dir, config.data_dir, config.tasks_dirs, config.cache) == \
+        (Path("out"), Path("data"), (Path("t"),), None)
+
+
+def test_serving_statistics_only_when_the_backend_reports_some():
+    from swallow_eval.runner import _serving
+
+    class Reporting:
+        def __init__(self, stats):
+            self._stats = stats
+
+        def stats(self):
+            return self._stats
+
+    assert _serving(object()) is None  # a backend without stats()
+    assert _serving(Reporting({})) is None
+    assert _serving(Reporting({"replicas": 2, "reassigned": 1})) == {"replicas": 2, "reassigned": 1}

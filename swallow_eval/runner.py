@@ -97,7 +97,8 @@ def evaluate(config: RunConfig, log: Log | None = None) -> RunResult:
     selected = select_tasks(load_registry(config.tasks_dirs), config.suite, config.task_names)
     _check_options(config)
     skipped: dict[str, str] = {}
-    runnable = _runnable(config, selected, _skipper(config, skipped, log))
+    skip = _skipper(config, skipped, log)
+    runnable = _runnable(config, selected, skip)
     model_ref = models.resolve(config.model)
     log(f"loading {model_ref.spec} with the {config.backend} backend")
     load_started = time.perf_counter()
@@ -105,7 +106,7 @@ def evaluate(config: RunConfig, log: Log | None = None) -> RunResult:
     engine = _create_backend(config, model_ref, template)
     load_seconds = time.perf_counter() - load_started
     try:
-        prepared = _prepare(config, runnable, engine.info, template, _skipper(config, skipped, log))
+        prepared = _prepare(config, runnable, engine.info, template, skip)
         answers, stats = _execute(config, prepared, engine, model_ref, log)
     finally:
         engine.close()

@@ -40,6 +40,7 @@ CASES = [
     ("validated value", ["prompts", "jcommonsenseqa", "--data-dir", "missing-dir"], "--data-dir missing-dir"),
     ("unknown option", ["run", "--modle", "x"], "No such option: --modle. Did you mean"),
     ("unknown command", ["rnu"], "No such command 'rnu'. Did you mean 'run'?"),
+    ("unknown command", ["data", "downlaod"], "No such command 'downlaod'. Did you mean 'download'?"),
 ]
 
 # Kinds where every value is accepted at parse time (free text, paths not required to exist).
@@ -126,6 +127,13 @@ def test_bad_input_is_one_error_line(kind, argv, named, tmp_path):
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
     assert named in lines[0], lines[0]
+
+
+def test_no_command_shows_the_help(tmp_path):
+    for argv in ([], ["data"]):
+        result = run_script(argv, tmp_path)
+        assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+        assert "Usage:" in result.stdout + result.stderr and "download" in result.stdout + result.stderr
 
 
 def bad_value(kind: str, param, tmp_path: Path) -> list[str] | None:

@@ -5,9 +5,10 @@ the model's identity, the backend settings that change responses, and the reques
 
 Several runs may share one file at once (two shells, replicas' drivers): in WAL mode readers never
 block and writers queue on SQLite's busy timeout (LOCK_TIMEOUT). Two steps need more than that:
-- `PRAGMA journal_mode=WAL` on a file other processes are opening and writing can fail at once with
-  "database is locked", without waiting for the timeout (seen in about 1 of 30 trials of six processes
-  opening a fresh file), so opening retries the switch and the schema creation until the deadline;
+- `PRAGMA journal_mode=WAL` reads the header, then upgrades to a write to set the WAL version; while
+  another process's first write to a fresh file (its own switch) holds the lock, SQLite refuses that
+  upgrade at once with "database is locked" (deadlock avoidance: no busy wait from a read transaction).
+  So opening retries the switch and the schema creation until the deadline;
 - a write transaction takes the write lock as it begins (BEGIN IMMEDIATE), where the busy timeout
   applies; a deferred one that had read first is refused without waiting once another run committed.
 A request both runs compute is written twice with the same response (INSERT OR REPLACE): nothing is lost.

@@ -14,6 +14,8 @@ import re
 import sqlite3
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -64,6 +66,30 @@ def test_processes_opening_a_fresh_cache_at_once(tmp_path):
         found = cache.get_many([LoglikelihoodRequest(f"worker {w} {b}", " x") for w in range(workers) for b in range(20)])
         assert len(found) == 20 * workers
         assert all(r == Loglikelihood(-float(len(f"worker {i // 20} {i % 20}")), True, 2) for i, r in found.items())
+
+
+def test_opening_waits_for_another_process_switching_a_fresh_file(tmp_path):
+    """The WAL switch is refused at once, not after the busy timeout, while another writer holds a
+    fresh file (as its own switch does): opening must wait for it rather than fail."""
+    from swallow_eval.cache import ResponseCache
+    from swallow_eval.requests import Loglikelihood, LoglikelihoodRequest
+
+    path = tmp_path / "fresh.sqlite"
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    holder.execute("CREATE TABLE first_writer (x)")
+    release = threading.Timer(1.0, holder.execute, args=("COMMIT",))
+    release.start()
+    started = time.monotonic()
+    cache = ResponseCache(path, {"model": "m"})
+    assert time.monotonic() - started >= 0.9  # it waited for the other writer
+    release.join()
+    request = LoglikelihoodRequest("c", " x")
+    cache.put_many([(request, Loglikelihood(-1.0, True, 1))])
+    assert cache.get_many([request]) == {0: Loglikelihood(-1.0, True, 1)}
+    with sqlite3.connect(path) as check:
+        assert check.execute("SELECT COUNT(*) FROM responses").fetchone() == (1,)
+        assert check.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
 
 def _start(cache: Path, limit: int, output: Path, data: Path) -> subprocess.Popen:

@@ -63,7 +63,8 @@ def test_processes_opening_a_fresh_cache_at_once(tmp_path):
         rows = dict(sqlite3.connect(path).execute("SELECT key, value FROM responses").fetchall())
         assert len(rows) == 20 * 4 + 20 * workers
         cache = ResponseCache(path, {"model": "m"})
-        found = cache.get_many([LoglikelihoodRequest(f"worker {w} {b}", " x") for w in range(workers) for b in range(20)])
+        own = [LoglikelihoodRequest(f"worker {w} {b}", " x") for w in range(workers) for b in range(20)]
+        found = cache.get_many(own)
         assert len(found) == 20 * workers
         assert all(r == Loglikelihood(-float(len(f"worker {i // 20} {i % 20}")), True, 2) for i, r in found.items())
 

@@ -219,9 +219,11 @@ def test_both_click_copies_are_handled(monkeypatch, capsys):
     from swallow_eval import cli
 
     cases = []
-    for exceptions, abort, exit_ in ((vendored, typer.Abort, typer.Exit), (click.exceptions, click.Abort, click.exceptions.Exit)):
+    copies = ((vendored, typer.Abort, typer.Exit), (click.exceptions, click.Abort, click.exceptions.Exit))
+    for exceptions, abort, exit_ in copies:
         cases += [(exceptions.UsageError("bad thing"), 2, "error: bad thing"),
-                  (exceptions.BadParameter("too big", param_hint="'--n'"), 2, "error: Invalid value for '--n': too big"),
+                  (exceptions.BadParameter("too big", param_hint="'--n'"), 2,
+                   "error: Invalid value for '--n': too big"),
                   (abort(), 130, cli.INTERRUPTED), (exit_(3), 3, "")]
     cases.append((KeyboardInterrupt(), 130, cli.INTERRUPTED))
     for exc, code, line in cases:

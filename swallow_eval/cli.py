@@ -10,11 +10,11 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-import click
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from swallow_eval import cli_errors
 from swallow_eval.errors import UserError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -309,7 +309,8 @@ INTERRUPTED = "interrupted: finished requests are in the response cache; rerun t
 
 def main() -> None:
     try:
-        # Without standalone mode click returns the code of a `typer.Exit(code)` instead of raising it.
+        # Without standalone mode click returns the code of a `typer.Exit(code)` instead of raising it,
+        # and raises its usage errors here, where they become one `error:` line (cli_errors).
         exit_code = app(standalone_mode=False)
         if exit_code == 130:  # typer turns Ctrl-C (KeyboardInterrupt) into exit code 130
             _log(INTERRUPTED)
@@ -320,14 +321,14 @@ def main() -> None:
             raise
         _log(f"error: {exc}")
         sys.exit(2)
-    except click.exceptions.Abort:
+    except (KeyboardInterrupt, *cli_errors.ABORTS):
         _log(INTERRUPTED)
         sys.exit(130)
-    except KeyboardInterrupt:
-        _log(INTERRUPTED)
-        sys.exit(130)
-    except click.exceptions.ClickException as exc:
-        exc.show()
+    except cli_errors.EXITS as exc:
         sys.exit(exc.exit_code)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
+    except cli_errors.CLICK_ERRORS as exc:
+        if cli_errors.is_help(exc):
+            exc.show()
+            sys.exit(exc.exit_code)
+        _log(f"error: {cli_errors.one_line(exc)}")
+        sys.exit(2)

@@ -133,6 +133,7 @@ class TokenizingBackend:
     that all of them score and prompt with the same token ids; they differ only in how they run the
     model. A subclass calls `_set_tokenizer` once while it is constructed."""
 
+    name: str
     pads_finished = False  # whether the engine continues finished sequences with padding (after EOS)
 
     def _set_tokenizer(self, model, tokenizer, config, generation, chat_template: str | None = None) -> None:
@@ -148,6 +149,14 @@ class TokenizingBackend:
         # Per instance, over the tokenizer alone: a cache on the method would be shared by every
         # instance and keep each of them (and its model) alive.
         self._encoded = functools.lru_cache(maxsize=ENCODE_CACHE_SIZE)(functools.partial(_token_ids, tokenizer))
+
+    def _identity(self, **settings) -> dict:
+        """The backend's cache-key part: its name, the settings that change responses, and the chat
+        template when one replaces the model's."""
+        identity = {"backend": self.name, **settings}
+        if self.chat_template is not None:
+            identity["chat_template"] = self.chat_template
+        return identity
 
     def _encode(self, text: str) -> list[int]:
         """Token ids of `text` without special tokens (many requests share a context: cached)."""

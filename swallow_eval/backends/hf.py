@@ -64,10 +64,7 @@ class HFBackend(TokenizingBackend):
         self.max_length = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
 
     def identity(self) -> dict:
-        identity = {"backend": self.name, "dtype": self.dtype, "device": torch.device(self.device).type}
-        if self.chat_template is not None:
-            identity["chat_template"] = self.chat_template
-        return identity
+        return self._identity(dtype=self.dtype, device=torch.device(self.device).type)
 
     def close(self) -> None:
         del self.model

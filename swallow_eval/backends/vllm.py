@@ -83,11 +83,7 @@ class VLLMBackend(TokenizingBackend):
             self.max_model_len = self.workers.max_model_len
 
     def identity(self) -> dict:
-        identity = {"backend": self.name, "dtype": self.dtype, "device": self.device,
-                    "max_model_len": self.max_model_len}
-        if self.chat_template is not None:
-            identity["chat_template"] = self.chat_template
-        return identity
+        return self._identity(dtype=self.dtype, device=self.device, max_model_len=self.max_model_len)
 
     def close(self) -> None:
         engine, workers, self.engine, self.workers = self.engine, self.workers, None, None

@@ -129,7 +129,7 @@ TASK = Task(name={name!r}, suite="en", reference=LM_EVAL, shots=0, files=(), bui
 
 SWALLOW_GEN_TASK = '''
 import json
-from swallow_eval.task import LM_EVAL, Column, Generation, Item, Task
+from swallow_eval.task import LM_EVAL, Column, GenerationSettings, Item, Task
 
 def build(data, context):
     rows = [json.loads(line) for line in open({path!r}, encoding="utf-8")]
@@ -137,7 +137,7 @@ def build(data, context):
 
 TASK = Task(name={name!r}, suite="en", reference=LM_EVAL, shots=0, files=(), build=build, metrics=("exact_match",),
             column=Column({name!r}, {name!r}, "exact_match", "EM"),
-            generation=Generation(max_new_tokens={max_new}, stop={stop!r}))
+            generation=GenerationSettings(max_new_tokens={max_new}, stop={stop!r}))
 '''
 
 LMEVAL_UTILS = '''

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from swallow_eval.data import DataFile, DataRoot
 from swallow_eval.errors import UserError, closest
+from swallow_eval.requests import GenerationSettings
 
 if TYPE_CHECKING:
     from swallow_eval.pipeline import ItemResponses
@@ -66,21 +67,6 @@ class Column:
         return score / self.divisor
 
 
-@dataclass(frozen=True)
-class Generation:
-    """Generation settings of a task, turned into one GenerateRequest per item."""
-
-    max_new_tokens: int
-    stop: tuple[str, ...] = ()
-    n: int = 1
-    temperature: float = 0.0
-    top_p: float | None = 1.0
-    top_k: int | None = 0
-    seed: int | None = None
-    max_total_tokens: int | None = None
-    max_prompt_tokens: int | None = None
-
-
 @dataclass
 class Item:
     """One evaluated item, exactly as the model sees it.
@@ -98,7 +84,7 @@ class Item:
     subtask: str | None = None
     meta: dict = field(default_factory=dict)
     messages: tuple[tuple[str, str], ...] | None = None
-    generation: Generation | None = None
+    generation: GenerationSettings | None = None
     # Items sharing a unit count once for --limit (MT-Bench: the answers to one question).
     unit: Any = None
 
@@ -141,7 +127,7 @@ class Task:
     build: Callable[[DataRoot, BuildContext], list[Item]]
     metrics: tuple[str, ...]
     column: Column
-    generation: Generation | None = None
+    generation: GenerationSettings | None = None
     # Output clean-up applied to every generated text (None: the raw text is the prediction).
     extract: Callable[[str], Any] | None = None
     # Full override: (item, its responses) -> prediction, for tasks that need more than the texts

@@ -11,7 +11,7 @@ import shutil
 import pytest
 
 from conftest import FIXTURES, run_api
-from swallow_eval.requests import GenerateRequest
+from swallow_eval.requests import GenerateRequest, GenerationSettings
 
 pytestmark = pytest.mark.model
 
@@ -75,7 +75,7 @@ def test_scores_card_and_provenance(jp_run):
 def test_prompt_token_cap_keeps_the_last_tokens(hf_backend):
     """max_prompt_tokens: the JP harness's `input_ids[:, -(4096 - 256):]`, here with a cap of 12."""
     story = "\nThe river flows past the old mill, where children play every summer afternoon."
-    requests = [GenerateRequest(head + story, max_new_tokens=3, max_prompt_tokens=12)
+    requests = [GenerateRequest(head + story, GenerationSettings(3, max_prompt_tokens=12))
                 for head in ("Chapter one.", "A completely different and much longer opening line.")]
     responses = dict(pair for batch in hf_backend.generate(requests) for pair in batch)
     first, second = responses[0], responses[1]

@@ -24,7 +24,7 @@ from fault_proxy import FaultProxy
 from swallow_eval.backends.base import encode_pair
 from swallow_eval.errors import UserError
 from swallow_eval.openai_client import OpenAIClient
-from swallow_eval.requests import GenerateRequest, LoglikelihoodRequest
+from swallow_eval.requests import GenerateRequest, GenerationSettings, LoglikelihoodRequest
 
 pytestmark = [pytest.mark.model, pytest.mark.server]
 
@@ -109,7 +109,7 @@ def test_greedy_generation_is_what_echo_scoring_calls_greedy(server_backend):
     """Alignment check of the echo path (text prompts): the server's own greedy continuation must
     score as greedy, token for token, with as many tokens as lm-eval's pair encoding finds locally;
     another continuation must not."""
-    requests = [GenerateRequest(p, max_new_tokens=8, stop=("\n",), add_bos=True) for p in PROMPTS]
+    requests = [GenerateRequest(p, GenerationSettings(8, stop=("\n",)), add_bos=True) for p in PROMPTS]
     first, again = collect(server_backend.generate(requests)), collect(server_backend.generate(requests))
     assert first == again
     texts = [first[i].texts[0] for i in range(len(PROMPTS))]

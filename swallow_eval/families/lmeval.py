@@ -20,7 +20,7 @@ import numpy as np
 
 from swallow_eval.data import DataFile, DataRoot
 from swallow_eval.errors import UserError
-from swallow_eval.task import LM_EVAL, BuildContext, Column, Generation, Item, Task
+from swallow_eval.task import LM_EVAL, BuildContext, Column, GenerationSettings, Item, Task
 
 TARGET_DELIMITER = " "
 FEWSHOT_DELIMITER = "\n\n"
@@ -187,10 +187,10 @@ def generation_items(
     return items
 
 
-def generate_until(*until: str, max_gen_toks: int = 256) -> Generation:
+def generate_until(*until: str, max_gen_toks: int = 256) -> GenerationSettings:
     """Greedy generation cut at the `until` strings; the backend also stops at EOS, which lm-eval
     adds to `until` (models/huggingface.py generate_until)."""
-    return Generation(max_new_tokens=max_gen_toks, stop=until)
+    return GenerationSettings(max_new_tokens=max_gen_toks, stop=until)
 
 
 INVALID = "[invalid]"

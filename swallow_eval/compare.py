@@ -215,6 +215,15 @@ def _per_item(entry: dict, metric: str, rows: list[dict]) -> list[float] | None:
     return [v / scale for v in values]
 
 
+def standard_error(entry: dict, rows: list[dict]) -> float | None:
+    """SE of one run's card value, stdev / sqrt(n) of its per-item scores (the viewer's cards); None for a
+    corpus metric, fewer than two items, or per-item scores that do not average to the card value."""
+    scores, value = _per_item(entry, entry["card"]["metric"], rows), entry["card"]["value"]
+    if scores is None or len(scores) < 2 or value is None or abs(fmean(scores) - value) > CARD_MATCH:
+        return None
+    return stdev(scores) / math.sqrt(len(scores))
+
+
 def _flip(rb: dict, rc: dict, old: float | None = None, new: float | None = None) -> Flip:
     return Flip(rb["index"], rb.get("subtask"), rb.get("prompt_hash"), rb.get("prediction"), rc.get("prediction"),
                 old, new)

@@ -42,7 +42,7 @@ def header(run: RunFiles) -> dict:
 def partial_note(results: dict, task: str, registry: dict[str, Task]) -> str | None:
     """Why this task's value is not comparable with full runs (the leaderboard's ‡), or None."""
     run = partial_run(results["tasks"][task], results.get("config") or {}, registry.get(task))
-    return None if run is None else run.describe()
+    return None if run is None else ", ".join(run.reasons)
 
 
 def shot_prefix(texts: list[str]) -> str:
@@ -119,6 +119,8 @@ def _item(row: dict, prefixes: list[str], prefix_id: int, metric_names: list[str
         if row.get(key) is not None:
             item[short] = row[key]
     item["t"] = row.get("target")
+    if row.get("subtask") is None and isinstance(row.get("target"), dict) and "category" in row["target"]:
+        item["k"] = row["target"]["category"]  # MT-Bench: filter by category like by subtask
     item["y"] = row.get("prediction")
     values = row.get("metrics", {})
     item["v"] = [values.get(m) for m in metric_names]

@@ -23,6 +23,7 @@
   function num(v, digits) { return v === null || v === undefined ? "–" : Number(v).toFixed(digits === undefined ? 3 : digits); }
   function show(v) { return typeof v === "string" ? v : JSON.stringify(v); }
   function short(v, n) { var s = show(v); s = s === undefined ? "" : s.replace(/\s+/g, " "); return s.length > n ? s.slice(0, n - 1) + "…" : s; }
+  function part(item) { return item.u !== undefined ? item.u : item.k; }  // subtask, else category
   function keyOf(item) { return item.u === undefined ? [String(item.i)] : [item.u, String(item.i)]; }
   function link(task, item) { return "#" + [task].concat(keyOf(item)).map(encodeURIComponent).join("/"); }
 
@@ -110,9 +111,10 @@
     if (state.task !== name) {
       state.task = name; state.page = 0; state.open = new Set();
       $("search").value = ""; $("wrong").checked = false; $("changed").checked = false; $("sort").value = "order";
-      var d = taskData(name), subtasks = Array.from(new Set(d.items.map(function (i) { return i.u; }).filter(function (u) { return u !== undefined; })));
+      var d = taskData(name), subtasks = Array.from(new Set(d.items.map(part).filter(function (u) { return u !== undefined; })));
+      var kind = d.items.some(function (i) { return i.u !== undefined; }) ? "subtasks" : "categories";
       var select = $("subtask"); select.textContent = "";
-      select.appendChild(el("option", { value: "", text: "all subtasks (" + subtasks.length + ")" }));
+      select.appendChild(el("option", { value: "", text: subtasks.length ? "all " + kind + " (" + subtasks.length + ")" : "no subtasks" }));
       subtasks.forEach(function (u) { select.appendChild(el("option", { value: u, text: u })); });
       select.disabled = subtasks.length === 0;
       var scored = d.items.some(function (i) { return i.s !== null; });
@@ -131,7 +133,7 @@
     var d = taskData(state.task), q = $("search").value.trim().toLowerCase(), sub = $("subtask").value;
     var wrong = $("wrong").checked, changed = $("changed").checked, list = [];
     d.items.forEach(function (item, at) {
-      if (sub && item.u !== sub) return;
+      if (sub && part(item) !== sub) return;
       if (wrong && !(item.s !== null && item.s < 1)) return;
       if (changed && !d.flipAt.has(at)) return;
       if (q && haystack(d, item).indexOf(q) < 0) return;
@@ -186,6 +188,8 @@
     if (state.target === at) node.classList.add("target");
     var line = el("div", { cls: "line" }, [mark(item.s), el("span", { cls: "idx", text: keyOf(item).join("/") }),
       el("span", { cls: "short" }, [el("b", { text: "pred " }), short(predictionText(item), 70), el("b", { text: "  gold " }), short(goldText(item), 50)])]);
+    var flip = d.flipAt.get(at);
+    if (flip) line.appendChild(el("span", { cls: "was", text: "baseline score " + (flip.os === null ? "–" : flip.os) + " → " + (flip.ns === null ? "–" : flip.ns) }));
     line.addEventListener("click", function () {
       if (state.open.has(at)) state.open.delete(at); else state.open.add(at);
       node.replaceWith(itemNode(d, at));
@@ -225,9 +229,12 @@
   function outputsBlock(item) {
     var y = item.y, parts = [];
     if (y && typeof y === "object" && y.programs) {
-      y.programs.forEach(function (p, k) {
-        var ok = y.results[k] === "passed";
-        parts.push(el("h4", {}, ["program " + (k + 1) + ": ", el("span", { cls: "verdict " + (ok ? "passed" : "failed"), text: y.results[k] })]), pre(p));
+      y.programs.forEach(function (p, k) {  // one folded block per sample, the first one open
+        var ok = y.results[k] === "passed", same = k > 0 && p === y.programs[k - 1];
+        var box = el("details", { cls: "program" }, [el("summary", {}, ["program " + (k + 1) + ": ",
+          el("span", { cls: "verdict " + (ok ? "passed" : "failed"), text: y.results[k] }), same ? " (same program as " + k + ")" : ""]), pre(p)]);
+        if (k === 0) box.setAttribute("open", "");
+        parts.push(box);
       });
       return parts;
     }

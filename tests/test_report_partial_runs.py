@@ -8,14 +8,14 @@ import io
 import json
 
 import pytest
-
 from conftest import cli
+from test_report import published, task_entry, write_run
+from viewer_runs import write_canned_run
+
 from swallow_eval import report
 from swallow_eval.report.leaderboard import partial_run
 from swallow_eval.report.render import render
 from swallow_eval.task import load_registry
-from test_report import published, task_entry, write_run
-from viewer_runs import write_canned_run
 
 JA_COLUMNS = [k for k in published("ja")[0] if k not in ("model", "ja_avg")]
 
@@ -32,7 +32,7 @@ def test_sample_run_next_to_the_published_rows(sample_run):
     assert {t["data"]["source"] for t in results["tasks"].values()} == {"embedded-sample"}
     assert results["tasks"]["jcommonsenseqa"]["card"]["value"] == 1.0  # above every published JCom.
     sections = report.build([sample_run], load_registry(), reference=True, tables="ja").sections
-    table, rows = sections[0]
+    _, rows = sections[0]
     ours = next(r for r in rows if r.model == "canned:sample")
     jcom, niilc = JA_COLUMNS.index("jcommonsenseqa"), JA_COLUMNS.index("niilc")
     assert set(ours.partial) == {jcom, niilc} and ours.partial[jcom].n == 10

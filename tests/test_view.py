@@ -10,12 +10,12 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import REPO, cli
-from swallow_eval.task import load_registry
-from swallow_eval.view.payload import shot_prefix
 from test_cli_errors import one_line_error
 from viewer_runs import write_canned_run
+
+from swallow_eval.task import load_registry
+from swallow_eval.view.payload import shot_prefix
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +25,7 @@ def run(tmp_path_factory, shared_data):
 
 
 def blobs(page: str) -> dict[str, object]:
-    found = re.findall(r'<script type="application/json" id="([^"]+)">(.*?)</script>', page, re.S)
+    found = re.findall(r'<script type="application/json" id="([^"]+)">(.*?)</script>', page, re.DOTALL)
     return {name: json.loads(text) for name, text in found}
 
 
@@ -40,7 +40,8 @@ def test_page_is_self_contained_and_stores_the_shared_prefix_once(run, tmp_path)
     # one prefix per subject (its 5 dev shots), and every context rebuilt exactly from prefix + rest
     assert len(mmlu["prefixes"]) == len({r["subtask"] for r in rows})
     for row, item in zip(rows, mmlu["items"]):
-        for (context, continuation), (prefix_id, rest, cont) in zip(row["requests"], item["c"]):
+        prefix_id, rest = item["x"]  # the choices' one context, stored once
+        for (context, continuation), (cont,) in zip(row["requests"], item["c"]):
             assert prefix_id >= 0 and mmlu["prefixes"][prefix_id] + rest == context and cont == continuation
     assert len(page.encode()) < sum(len(json.dumps(r, ensure_ascii=False).encode()) for r in rows)
 

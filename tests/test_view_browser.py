@@ -12,8 +12,8 @@ import math
 from pathlib import Path
 
 import pytest
-
 from conftest import cli
+
 from swallow_eval.compare import compare, standard_error
 
 playwright = pytest.importorskip("playwright.sync_api")

@@ -15,8 +15,20 @@ from pathlib import Path
 
 from swallow_eval.data import SAMPLE_ROOT, DataRoot
 from swallow_eval.metrics import MetricContext
-from swallow_eval.pipeline import ItemResponses, PreparedTask, item_requests, limit_items, prepare
-from swallow_eval.results import config_hash, package_versions, task_result, write_results, write_samples
+from swallow_eval.pipeline import (
+    ItemResponses,
+    PreparedTask,
+    item_requests,
+    limit_items,
+    prepare,
+)
+from swallow_eval.results import (
+    config_hash,
+    package_versions,
+    task_result,
+    write_results,
+    write_samples,
+)
 from swallow_eval.scoring import score_task
 from swallow_eval.task import BuildContext, load_registry
 

@@ -39,19 +39,21 @@ def render(header: dict, tasks: list[dict], against: dict | None) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">', f"<title>{title}</title>",
         f"<style>{style}</style>", "</head>", "<body>",
         '<header><h1 id="title"></h1><div class="sub" id="subtitle"></div>',
-        '<details id="settings-box"><summary>run settings, versions, data sources, timings</summary>'
-        '<div id="settings"></div></details><div id="against"></div></header>',
+        ('<details id="settings-box"><summary>run settings, versions, data sources, timings</summary>'
+         '<div id="settings"></div></details><div id="against"></div></header>'),
         '<main><div id="cards"></div><section id="task-view"><h2 id="task-title"></h2><div class="notes" id="task-note"></div>',
         '<div class="controls">',
         '<label id="wrong-label"><input type="checkbox" id="wrong"> wrong only</label>',
         '<label id="changed-label"><input type="checkbox" id="changed"> changed vs baseline only</label>',
         '<select id="subtask" aria-label="subtask"></select>',
         '<input type="search" id="search" placeholder="search prompt, output, prediction, gold" aria-label="search">',
-        '<label>sort <select id="sort"><option value="order">evaluation order</option>'
-        '<option value="score-asc">score, lowest first</option><option value="score-desc">score, highest first</option>'
-        '<option value="length-desc">longest output first</option></select></label>',
+        ('<label>sort <select id="sort"><option value="order">evaluation order</option>'
+         '<option value="score-asc">score, lowest first</option><option value="score-desc">score, highest first</option>'
+         '<option value="length-desc">longest output first</option></select></label>'),
         "</div>", '<div id="count"></div><div id="items"></div>',
-        '<div id="pager"><button id="prev">&larr; previous</button><span id="page"></span>'
-        '<button id="next">next &rarr;</button></div></section></main>',
-        *blobs, f"<script>{script}</script>", "</body>", "</html>", "",
+        ('<div id="pager"><button id="prev">&larr; previous</button><span id="page"></span>'
+         '<button id="next">next &rarr;</button></div></section></main>'),
+        # The first task's data comes before the script, the others after it: the first page shows
+        # while the browser still reads the rest of the file.
+        *blobs[:2], f"<script>{script}</script>", *blobs[2:], "</body>", "</html>", "",
     ])

@@ -2,7 +2,7 @@
 
 Per task the items are stored once each with short keys; the prompt part shared by a task's items
 (the few-shot examples, identical across a task or subtask) is stored once in `prefixes` and each
-prompt keeps only its own rest, so a full Ja+En run stays a few tens of MB.
+prompt keeps only its own rest; a multiple-choice context shared by the choices is stored once (`x`).
 """
 
 from __future__ import annotations
@@ -114,7 +114,12 @@ def _item(row: dict, prefixes: list[str], prefix_id: int, metric_names: list[str
     if row.get("messages") is not None:
         item["m"] = row["messages"]
     if row.get("requests") is not None:
-        item["c"] = [[*_split(context, prefixes, prefix_id), continuation] for context, continuation in row["requests"]]
+        contexts = {context for context, _ in row["requests"]}
+        if len(contexts) == 1:  # the usual case: one context, stored once, and the continuations
+            item["x"] = _split(contexts.pop(), prefixes, prefix_id)
+            item["c"] = [[continuation] for _, continuation in row["requests"]]
+        else:  # a context per choice (XWinograd), continuations alike
+            item["c"] = [[*_split(context, prefixes, prefix_id), continuation] for context, continuation in row["requests"]]
     for key, short in (("loglikelihoods", "l"), ("greedy", "g"), ("outputs", "o")):
         if row.get(key) is not None:
             item[short] = row[key]

@@ -87,10 +87,12 @@
   }
 
   // ---- one task: filters, sorting, pages --------------------------------------------------------
+  function position(name) { return index.tasks.findIndex(function (t) { return t.name === name; }); }
+  function blobOf(name) { return document.getElementById("task-" + position(name)); }
   function taskData(name) {
     if (!loaded[name]) {
-      var pos = index.tasks.findIndex(function (t) { return t.name === name; });
-      var blob = JSON.parse(document.getElementById("task-" + pos).textContent);
+      var pos = position(name);
+      var blob = JSON.parse(blobOf(name).textContent);
       blob.info = index.tasks[pos];
       blob.flipAt = new Map((blob.against ? blob.against.flips : []).map(function (f) { return [f.at, f]; }));
       loaded[name] = blob;
@@ -101,7 +103,8 @@
     if (item._hay === undefined) {
       var parts = [item.p ? item.p[1] : "", item.m ? JSON.stringify(item.m) : "", item.o ? item.o.join("\n") : "",
         show(item.y), show(item.t)];
-      (item.c || []).forEach(function (c) { parts.push(c[1], c[2]); });
+      if (item.x) parts.push(item.x[1]);
+      (item.c || []).forEach(function (c) { if (c.length === 1) parts.push(c[0]); else parts.push(c[1], c[2]); });
       item._hay = parts.join("\n").toLowerCase();
     }
     return item._hay;
@@ -163,7 +166,10 @@
     $("page").textContent = "page " + (state.page + 1) + " / " + pages;
     $("prev").disabled = state.page === 0; $("next").disabled = state.page >= pages - 1;
     document.body.dataset.ready = "1";
-    if (!window.viewerTimings.firstPageMs) window.viewerTimings.firstPageMs = performance.now();
+    if (!window.viewerTimings.firstPageMs) {
+      window.viewerTimings.firstPageMs = performance.now();
+      requestAnimationFrame(function () { setTimeout(function () { window.viewerTimings.firstFrameMs = performance.now(); }, 0); });
+    }
   }
 
   // ---- one item ---------------------------------------------------------------------------------
@@ -176,11 +182,11 @@
     var y = item.y;
     if (y && typeof y === "object" && y.programs) return y.passed + "/" + y.programs.length + " programs passed";
     if (y && typeof y === "object" && y.ratings) return "ratings " + y.ratings.join(", ");
-    if (item.c && typeof y === "number" && item.c[y]) return "choice " + y + ": " + item.c[y][2];
+    if (item.c && typeof y === "number" && item.c[y]) return "choice " + y + ": " + continuation(item, y);
     return y;
   }
   function goldText(item) {
-    if (item.c && typeof item.t === "number" && item.c[item.t]) return "choice " + item.t + ": " + item.c[item.t][2];
+    if (item.c && typeof item.t === "number" && item.c[item.t]) return "choice " + item.t + ": " + continuation(item, item.t);
     return item.t;
   }
   function itemNode(d, at) {
@@ -208,18 +214,19 @@
     children.push(pre(split[1], "rest"));
     return el("details", { cls: "prompt" }, children);
   }
+  // item.x: the context all choices share, item.c[k] = [continuation]; else item.c[k] = [prefix id, rest, continuation]
+  function continuation(item, k) { return item.x ? item.c[k][0] : item.c[k][2]; }
   function choicesTable(d, item) {
-    var same = item.c.every(function (c) { return c[0] === item.c[0][0] && c[1] === item.c[0][1]; });
     var parts = [];
-    if (item.c.length && same) parts.push(promptBlock(d, [item.c[0][0], item.c[0][1]]));
-    var rows = [el("tr", {}, [el("th", { text: "#" }), same ? null : el("th", { text: "context" }), el("th", { text: "continuation" }),
+    if (item.x) parts.push(promptBlock(d, item.x));
+    var rows = [el("tr", {}, [el("th", { text: "#" }), item.x ? null : el("th", { text: "context" }), el("th", { text: "continuation" }),
       el("th", { text: "log-likelihood" }), el("th", { text: "greedy" })])];
     item.c.forEach(function (c, k) {
       var won = item.y === k, gold = item.t === k;
       var tr = el("tr", { cls: (won ? "won " : "") + (gold ? "gold" : "") }, [
         el("td", {}, [String(k), won ? el("span", { cls: "tag won", text: "chosen" }) : null, gold ? el("span", { cls: "tag gold", text: "gold" }) : null]),
-        same ? null : el("td", {}, [promptBlock(d, [c[0], c[1]])]),
-        el("td", {}, [pre(c[2])]), el("td", { cls: "ll", text: item.l ? num(item.l[k], 4) : "–" }),
+        item.x ? null : el("td", {}, [promptBlock(d, [c[0], c[1]])]),
+        el("td", {}, [pre(continuation(item, k))]), el("td", { cls: "ll", text: item.l ? num(item.l[k], 4) : "–" }),
         el("td", { text: item.g ? String(item.g[k]) : "–" })]);
       rows.push(tr);
     });
@@ -254,7 +261,7 @@
     return el("table", { cls: "metrics" }, rows);
   }
   function side(title, outputs, prediction, values, s, d, item) {
-    var fake = { o: outputs, y: prediction, c: item.c, t: item.t };
+    var fake = { o: outputs, y: prediction, c: item.c, x: item.x, t: item.t };
     return el("div", {}, [el("h4", { text: title + " — score " + (s === null || s === undefined ? "–" : s) })]
       .concat(outputsBlock(fake)).concat([el("h4", { text: "prediction" }), pre(predictionText(fake)), metricsTable(d.metricNames, values, s === undefined ? null : s)]));
   }
@@ -285,6 +292,10 @@
     var known = function (n) { return index.tasks.some(function (t) { return t.name === n; }); };
     if (!index.tasks.length) return;
     var name = parts.length && known(parts[0]) ? parts[0] : index.tasks[0].name;
+    if (!blobOf(name)) {  // the page is still being read: its data comes later in the file
+      document.addEventListener("DOMContentLoaded", route, { once: true });
+      return;
+    }
     var at = -1;
     if (parts.length > 1) {
       var key = parts.slice(1).join("\u0000");
@@ -303,7 +314,7 @@
   }
 
   // For bench/view_load.py: ms since navigation start to the first page of items, and per action.
-  window.viewerTimings = { firstPageMs: 0, lastOpenMs: 0, lastApplyMs: 0 };
+  window.viewerTimings = { firstPageMs: 0, firstFrameMs: 0, lastOpenMs: 0, lastApplyMs: 0 };
   renderHeader();
   renderCards();
   ["wrong", "changed", "subtask", "sort"].forEach(function (id) {

@@ -55,13 +55,18 @@ def build_run(folder: Path, data_dir: Path, names: list[str] | None, tokenizer) 
 
 
 def replicate(folder: Path, target: int) -> None:
-    """Copies of every task (`<task>~2`, ...) until the run has `target` items: shared/data lacks some
+    """Copies of the tasks (`<task>~2`, ...) until the run has `target` items: shared/data lacks some
     benchmarks' files, and the page's cost depends on the size of the data, not on which task it is."""
     results = json.loads((folder / "results.json").read_text(encoding="utf-8"))
-    originals = {name: entry for name, entry in results["tasks"].items() if "~" not in name}
-    total, copy = sum(e["n"] for e in results["tasks"].values()), 2
+    for name in [n for n in results["tasks"] if "~" in n]:  # from an earlier call
+        del results["tasks"][name]
+        (folder / "samples" / f"{name}.jsonl").unlink(missing_ok=True)
+    originals = dict(results["tasks"])
+    total, copy = sum(e["n"] for e in originals.values()), 2
     while total < target:
         for name, entry in originals.items():
+            if total >= target:
+                break
             source = folder / "samples" / f"{name}.jsonl"
             (folder / "samples" / f"{name}~{copy}.jsonl").write_bytes(source.read_bytes())
             results["tasks"][f"{name}~{copy}"] = entry

@@ -106,7 +106,7 @@ def test_header_cards_and_generation_items(runs, page, tmp_path):
     assert prompt.get_attribute("open") is None  # collapsed
     prompt.locator("> summary").click()
     shots = prompt.locator("details.shots")
-    assert shots.get_attribute("open") is None and "shared few-shot part" in shots.inner_text()
+    assert shots.get_attribute("open") is None and "shared by this task's items" in shots.inner_text()
     shots.locator("> summary").click()
     shared, rest = shots.locator("pre").inner_text(), prompt.locator("pre.rest").inner_text()
     assert shared + rest == rows[4]["prompt"] and shared.endswith("\n\n") and len(shared) > len(rest)
@@ -114,6 +114,16 @@ def test_header_cards_and_generation_items(runs, page, tmp_path):
     assert rows[4]["outputs"][0] in text and str(rows[4]["target"]) in text
     assert page.locator("#item-4 .mark").inner_text() == "✗" and page.locator("#item-3 .mark").inner_text() == "✓"
     shot(page, tmp_path, "viewer-jcommonsenseqa-item")
+
+    # GSM8K samples its shots per item: nothing is shared, each item's own shots fold
+    row = samples(run, "gsm8k")[2]
+    page.goto((run / "view.html").as_uri() + "#gsm8k/2")
+    prompt = page.locator("#item-2 details.prompt")
+    prompt.locator("> summary").click()
+    prompt.locator("details.shots > summary").click()
+    assert "this item's own shots" in prompt.locator("details.shots > summary").inner_text()
+    own, rest = prompt.locator("details.shots pre").inner_text(), prompt.locator("pre.rest").inner_text()
+    assert own + rest == row["prompt"] and rest.startswith("Question:") and own.count("Question:") >= 4
 
 
 def test_filters_search_and_sorting(runs, page, tmp_path):

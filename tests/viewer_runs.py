@@ -32,9 +32,9 @@ from swallow_eval.results import (
 from swallow_eval.scoring import score_task
 from swallow_eval.task import BuildContext, load_registry
 
-# Generation, log-likelihood (MMLU: subtasks and groups; XWinograd: a context per choice), code,
-# judged two-turn chat, and a corpus metric (BLEU: no per-item scores).
-TASKS = ("jcommonsenseqa", "mmlu", "xwinograd_en", "jhumaneval", "mt_bench_ja", "wmt20_en_ja")
+# Generation (GSM8K: few-shot examples sampled per item), log-likelihood (MMLU: subtasks and groups;
+# XWinograd: a context per choice), code, judged two-turn chat, and a corpus metric (BLEU: no per-item scores).
+TASKS = ("jcommonsenseqa", "mmlu", "xwinograd_en", "jhumaneval", "mt_bench_ja", "wmt20_en_ja", "gsm8k")
 LIMIT = 12  # --limit: per subtask for MMLU (57 subjects), questions for MT-Bench (5 answers each)
 
 

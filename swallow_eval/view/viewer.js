@@ -205,13 +205,19 @@
     return node;
   }
   function pre(text, cls) { return el("pre", cls ? { cls: cls } : {}, [show(text)]); }
+  // The few-shot part folds: the prefix the task's (or subtask's) prompts share, stored once; else, in
+  // a few-shot task whose shots differ per item (GSM8K samples them), up to the item's last blank line.
   function promptBlock(d, split) {
-    var children = [el("summary", { text: "prompt (" + (split[1].length + (split[0] >= 0 ? d.prefixes[split[0]].length : 0)) + " chars)" })];
-    if (split[0] >= 0) {
-      children.push(el("details", { cls: "shots" }, [el("summary", { text: "shared few-shot part (" + d.prefixes[split[0]].length + " chars, the same for this task's items)" }),
-        pre(d.prefixes[split[0]])]));
+    var shots = split[0] >= 0 ? d.prefixes[split[0]] : "", rest = split[1], own = false;
+    if (!shots && d.info.shots > 0 && rest.lastIndexOf("\n\n") > 0) {
+      shots = rest.slice(0, rest.lastIndexOf("\n\n") + 2); rest = rest.slice(shots.length); own = true;
     }
-    children.push(pre(split[1], "rest"));
+    var children = [el("summary", { text: "prompt (" + (shots.length + rest.length) + " chars)" })];
+    if (shots) {
+      children.push(el("details", { cls: "shots" }, [el("summary", { text: "few-shot part (" + shots.length + " chars, " +
+        (own ? "this item's own shots" : "shared by this task's items") + ")" }), pre(shots)]));
+    }
+    children.push(pre(rest, "rest"));
     return el("details", { cls: "prompt" }, children);
   }
   // item.x: the context all choices share, item.c[k] = [continuation]; else item.c[k] = [prefix id, rest, continuation]

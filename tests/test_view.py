@@ -46,6 +46,22 @@ def test_page_is_self_contained_and_stores_the_shared_prefix_once(run, tmp_path)
     assert len(page.encode()) < sum(len(json.dumps(r, ensure_ascii=False).encode()) for r in rows)
 
 
+def test_data_cannot_end_the_script_and_incomparable_runs_are_said(run, tmp_path, shared_data):
+    copy = tmp_path / "copy"
+    subprocess.run(["cp", "-r", str(run), str(copy)], check=True)
+    samples = copy / "samples" / "jcommonsenseqa.jsonl"
+    rows = [json.loads(line) for line in samples.read_text(encoding="utf-8").splitlines()]
+    rows[0]["outputs"] = ["</script><script>document.title = 'owned'</script><!--"]
+    samples.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    other = write_canned_run(tmp_path / "other", shared_data, {}, tasks=("jcommonsenseqa", "mmlu"), limit=2)
+    cli("view", str(copy), "--against", str(other))
+    page = (copy / "view.html").read_text(encoding="utf-8")
+    data = blobs(page)
+    assert data["task-0"]["items"][0]["o"] == rows[0]["outputs"]
+    problems = data["index"]["against"]["problems"]
+    assert [p.split(":")[0] for p in problems] == ["jcommonsenseqa", "mmlu"] and "item sets differ" in problems[0]
+
+
 def test_shot_prefix_ends_at_a_separator():
     assert shot_prefix(["Q: a\nA: 1\n\nQ: b\nA: 2\n\nQ: c\nA:", "Q: a\nA: 1\n\nQ: b\nA: 2\n\nQ: d\nA:"]) \
         == "Q: a\nA: 1\n\nQ: b\nA: 2\n\n"

@@ -84,16 +84,20 @@ def write_canned_run(folder: Path, data_dir: Path | None, wrong: dict[str, set[i
         score = score_task(task, prepared.items, responses, MetricContext())
         write_samples(folder / "samples" / f"{name}.jsonl", prepared, score, responses)
         results[name] = task_result(prepared, score, responses)
-    config = {"tasks": list(tasks), "model": model, "backend": "canned", "limit": limit,
-              "max_new_tokens_cap": None, "backend_settings": {"outputs": "canned by tests/viewer_runs.py"}}
+    settings = {"backend": "canned", "outputs": "canned by tests/viewer_runs.py"}
+    config = {"tasks": list(tasks), "model": model, "backend": "canned", "limit": limit, "max_new_tokens_cap": None,
+              "backend_settings": settings, "task_versions": {n: registry[n].version for n in tasks}}
+    seconds = round(time.perf_counter() - started, 3)
     write_results(folder, {
-        "swallow_eval_results": 1, "run_id": folder.name, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "model": {"spec": model, "name": model.replace(":", "_"), "identity": {"canned": True}},
-        "backend": config["backend_settings"], "config": {**config, "config_hash": config_hash(config)},
+        "swallow_eval_results": 1, "run_id": time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + config_hash(config),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "model": {"spec": model, "name": model.replace(":", "_"), "identity": "canned outputs (tests/viewer_runs.py)",
+                  "model_type": "canned", "tokenizer_adds_bos": False},
+        "backend": settings, "config": {**config, "config_hash": config_hash(config)},
         "versions": package_versions(), "tasks": results, "skipped": {},
         "card": {r["card"]["column"]: r["card"]["value"] for r in results.values()},
         "requests": {"total": requests, "distinct": requests, "cached": 0, "computed": requests},
         "tokens": {"prompt": 0, "generated": 0},
-        "timings": {"scoring_s": round(time.perf_counter() - started, 3)},
+        "timings": {"model_load_s": 0.0, "scoring_s": seconds, "total_s": seconds},
     })
     return folder

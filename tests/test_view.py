@@ -84,8 +84,9 @@ def test_bad_input_is_one_line_naming_the_file(run, tmp_path):
     assert f"{samples}:2: malformed row (KeyError" in one_line_error(cli("view", str(broken), check=False))
     samples.unlink()
     assert f"{samples}: missing (results.json lists task mmlu)" in one_line_error(cli("view", str(broken), check=False))
-    (broken / "results.json").write_text("[]", encoding="utf-8")
-    assert "not a swallow-eval results.json" in one_line_error(cli("view", str(broken), check=False))
+    (broken / "results.json").write_text('{"model": {}}', encoding="utf-8")
+    assert f"{broken / 'results.json'}: not a swallow-eval results.json" in one_line_error(
+        cli("view", str(broken), check=False))
 
 
 def test_tasks_shows_whole_names_through_a_pipe_and_at_80_columns():

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from conftest import cli
 
-from swallow_eval.compare import compare, standard_error
+from swallow_eval.compare import compare_runs
+from swallow_eval.uncertainty import card_stderr
 
 playwright = pytest.importorskip("playwright.sync_api")
 CHROMIUM = Path("/usr/bin/chromium")
@@ -94,7 +95,7 @@ def test_header_cards_and_generation_items(runs, page, tmp_path):
     for k, (name, entry) in enumerate(results["tasks"].items()):
         text = cards.nth(k).inner_text()
         assert name in text and f"{entry['card']['value']:.3f}" in text and f"n={entry['n']}" in text
-        se = standard_error(entry, samples(run, name))
+        se = card_stderr(entry, samples(run, name))
         assert (f"SE ±{se:.3f}" if se is not None else "SE –") in text
         assert "--limit 12" in text
     assert "breakdown" in cards.nth(1).inner_text()  # MMLU's groups and subjects
@@ -230,7 +231,7 @@ def test_item_link_opens_the_item_on_its_page(runs, page, tmp_path):
 
 
 def test_against_shows_changed_items_side_by_side(runs, page, tmp_path):
-    comparison = {t.task: t for t in compare(runs["base"], runs["new"]).tasks}
+    comparison = {t.task: t for t in compare_runs(runs["base"], runs["new"]).tasks}
     page.goto(runs["against"].as_uri() + "#jcommonsenseqa")
     assert "Compared against" in page.locator("#against").inner_text()
     flips = comparison["jcommonsenseqa"].flips  # wrong {1, 4, 7} -> {4, 9}: 1 and 7 gained, 9 lost

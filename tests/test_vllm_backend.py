@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, cli
+from conftest import REPO, best_choice, cli
 from swallow_eval.pipeline import prepare
 from swallow_eval.requests import GenerateRequest, LoglikelihoodRequest
 from swallow_eval.task import BuildContext, load_registry
@@ -97,8 +97,7 @@ def test_same_greedy_texts_and_decisions_as_hf(hf_answers, vllm_backend, jcommon
         assert ll_vllm[i].logprob == pytest.approx(ll_hf[i].logprob, abs=LOGPROB_TOLERANCE), score[i]
         assert (ll_vllm[i].is_greedy, ll_vllm[i].tokens) == (ll_hf[i].is_greedy, ll_hf[i].tokens)
     for group in range(0, len(score), 5):  # argmax over the 5 numbers, then over the 5 texts
-        decide = lambda answers: max(range(group, group + 5), key=lambda i: answers[i].logprob)
-        assert decide(ll_vllm) == decide(ll_hf)
+        assert best_choice(ll_vllm, group, 5) == best_choice(ll_hf, group, 5)
 
 
 def test_sampling_is_seeded_and_stops(vllm_backend):
@@ -170,7 +169,7 @@ def test_cli_ctrl_c_then_resume_leaves_no_process(shared_data, tmp_path):
         _, rest = run.communicate(timeout=120)
     except subprocess.TimeoutExpired:
         os.killpg(run.pid, signal.SIGKILL)
-        raise AssertionError("the run did not stop within 120 s of Ctrl-C")
+        raise AssertionError("the run did not stop within 120 s of Ctrl-C") from None
     assert run.returncode == 130, rest
     assert "rerun the same command to resume" in rest
     deadline = time.time() + 30

@@ -22,6 +22,7 @@ from swallow_eval.pipeline import (
     limit_items,
     prepare,
 )
+from swallow_eval.schema import SCHEMA_VERSION
 from swallow_eval.results import (
     config_hash,
     package_versions,
@@ -86,10 +87,10 @@ def write_canned_run(folder: Path, data_dir: Path | None, wrong: dict[str, set[i
         results[name] = task_result(prepared, score, responses)
     settings = {"backend": "canned", "outputs": "canned by tests/viewer_runs.py"}
     config = {"tasks": list(tasks), "model": model, "backend": "canned", "limit": limit, "max_new_tokens_cap": None,
-              "backend_settings": settings, "task_versions": {n: registry[n].version for n in tasks}}
+              "backend_settings": settings, "task_versions": {n: str(registry[n].version) for n in tasks}}
     seconds = round(time.perf_counter() - started, 3)
     write_results(folder, {
-        "swallow_eval_results": 1, "run_id": time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + config_hash(config),
+        "schema_version": SCHEMA_VERSION, "run_id": time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + config_hash(config),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "model": {"spec": model, "name": model.replace(":", "_"), "identity": "canned outputs (tests/viewer_runs.py)",
                   "model_type": "canned", "tokenizer_adds_bos": False},

@@ -11,7 +11,6 @@ its output then goes through the task's filters (regex, remove_whitespace) befor
 from __future__ import annotations
 
 import random
-import random
 import re
 import string
 from dataclasses import dataclass

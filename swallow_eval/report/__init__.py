@@ -32,7 +32,8 @@ def build(result_paths: list[Path], registry: dict[str, Task], *, reference: boo
     if not result_paths and not reference:
         raise UserError("give RESULT_DIR… and/or --reference")
     notes: list[str] = []
-    models: list[ModelScores] = (reference_models() if reference else []) + models_from_results(result_paths, notes, registry)
+    models: list[ModelScores] = ((reference_models() if reference else [])
+                                 + models_from_results(result_paths, notes, registry))
     seen_labels = {key: label for m in models for key, label in m.labels.items()}
     card = layout.card_tables(registry, seen_labels)
     chosen = layout.select(card, tables)
@@ -49,3 +50,13 @@ def build(result_paths: list[Path], registry: dict[str, Task], *, reference: boo
             sections.append((table, table_rows(table, models, partial_average, include_partial_runs)))
     sections = [(t, rows) for t, rows in sections if rows or (tables and t in chosen)]
     return Report(sections, notes)
+
+
+def build_report(result_paths: list[Path], *, reference: bool = False, tables: str | None = None,
+                 partial_average: bool = False, include_partial_runs: bool = False, tasks_dirs=()) -> Report:
+    """The card's tables (and breakdowns) for the runs below `result_paths`, with the built-in tasks
+    and those of `tasks_dirs`; render them with `report.render.render(report.sections, fmt)`."""
+    from swallow_eval.task import load_registry
+
+    return build(result_paths, load_registry(tasks_dirs), reference=reference, tables=tables,
+                 partial_average=partial_average, include_partial_runs=include_partial_runs)

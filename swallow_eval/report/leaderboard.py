@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import fmean
 
-from swallow_eval.data import read_json
 from swallow_eval.errors import UserError
 from swallow_eval.report.layout import TABLES, Column, Table, reference_dir
+from swallow_eval.schema import load_results
 from swallow_eval.task import Task
 
 VIEW_FILE = "view.html"  # `swallow-eval view` writes it beside results.json
@@ -104,13 +104,6 @@ def find_results(paths: list[Path]) -> list[Path]:
         else:
             raise UserError(f"{path}: no such file or folder")
     return list(dict.fromkeys(p.resolve() for p in found))
-
-
-def load_results(path: Path) -> dict:
-    payload = read_json(path)
-    if not isinstance(payload, dict) or not isinstance(payload.get("tasks"), dict) or "model" not in payload:
-        raise UserError(f"{path}: not a swallow-eval results.json (needs 'model' and 'tasks')")
-    return payload
 
 
 def display_name(model: dict) -> str:

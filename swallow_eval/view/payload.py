@@ -10,9 +10,10 @@ from __future__ import annotations
 import os
 from collections import defaultdict
 
-from swallow_eval.compare import comparability_problems, compare_task, standard_error
+from swallow_eval.compare import comparability_problems, compare_task
 from swallow_eval.report.leaderboard import partial_run
 from swallow_eval.task import Task
+from swallow_eval.uncertainty import card_stderr
 from swallow_eval.view.source import RunFiles
 
 # The shared prefix is cut back to the last shot separator it contains, so the fold ends between shots.
@@ -93,7 +94,7 @@ def task_view(name: str, entry: dict, rows: list[dict]) -> dict:
         "value": card.get("value"),
         "scale": scale,
         "n": entry.get("n", len(rows)),
-        "se": standard_error(entry, rows) if card.get("metric") else None,
+        "se": card_stderr(entry, rows) if card.get("metric") else None,
         "source": entry.get("data", {}).get("source"),
         "shots": entry.get("shots"),
         "metrics": {m: v.get("value") for m, v in entry.get("metrics", {}).items()},

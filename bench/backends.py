@@ -27,7 +27,6 @@ import re
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -83,7 +82,9 @@ def xwino_items(data: Path, count: int) -> list[dict]:
 def mmlu_items(data: Path, count: int) -> list[dict]:
     subjects = sorted(p.name.removesuffix("_test.csv") for p in (data / "mmlu/test").glob("*_test.csv"))
     rows = {s: list(csv.reader(open(data / f"mmlu/test/{s}_test.csv", encoding="utf-8"))) for s in subjects}
-    render = lambda r: f"{r[0].strip()}\nA. {r[1]}\nB. {r[2]}\nC. {r[3]}\nD. {r[4]}\nAnswer:"
+    def render(r):
+        return f"{r[0].strip()}\nA. {r[1]}\nB. {r[2]}\nC. {r[3]}\nD. {r[4]}\nAnswer:"
+
     per_subject = -(-count // len(subjects))
     items = []
     for subject in subjects:
@@ -97,7 +98,9 @@ def mmlu_items(data: Path, count: int) -> list[dict]:
 
 
 def gsm8k_items(data: Path, count: int) -> list[dict]:
-    read = lambda name: [json.loads(line) for line in open(data / f"gsm8k/{name}.jsonl", encoding="utf-8")]
+    def read(name):
+        return [json.loads(line) for line in open(data / f"gsm8k/{name}.jsonl", encoding="utf-8")]
+
     train, test = read("train"), read("test")
     rng = random.Random(1234)
     items = []
@@ -126,7 +129,7 @@ TASK = Task(name={name!r}, suite="en", reference=LM_EVAL, shots=0, files=(), bui
 
 SWALLOW_GEN_TASK = '''
 import json
-from swallow_eval.task import LM_EVAL, Column, Generation, Item, Task
+from swallow_eval.task import LM_EVAL, Column, GenerationSettings, Item, Task
 
 def build(data, context):
     rows = [json.loads(line) for line in open({path!r}, encoding="utf-8")]
@@ -134,7 +137,7 @@ def build(data, context):
 
 TASK = Task(name={name!r}, suite="en", reference=LM_EVAL, shots=0, files=(), build=build, metrics=("exact_match",),
             column=Column({name!r}, {name!r}, "exact_match", "EM"),
-            generation=Generation(max_new_tokens={max_new}, stop={stop!r}))
+            generation=GenerationSettings(max_new_tokens={max_new}, stop={stop!r}))
 '''
 
 LMEVAL_UTILS = '''
@@ -285,7 +288,7 @@ def swallow_decisions(out: Path, name: str) -> list:
 def lmeval_decisions(out: Path, name: str) -> list:
     (path,) = out.glob(f"**/*{name}.json*")
     text = path.read_text()
-    rows = json.loads(text) if text.lstrip().startswith("[") else [json.loads(l) for l in text.splitlines() if l]
+    rows = json.loads(text) if text.lstrip().startswith("[") else [json.loads(line) for line in text.splitlines() if line]
     rows.sort(key=lambda r: r["doc_id"])
     if name.endswith("gsm8k"):
         return [r["resps"][0][0] for r in rows]

@@ -12,11 +12,10 @@ import resource
 import time
 from pathlib import Path
 
-from swallow_eval.errors import UserError
-from swallow_eval.metrics import MetricContext
-from swallow_eval.pipeline import ItemResponses, prepare
-from swallow_eval.scoring import score_task
-from swallow_eval.task import BuildContext, load_registry
+from swallow_eval import UserError
+from swallow_eval.pipeline import ItemResponses
+from swallow_eval.rescore import load_tokenizer, prepare_task, score_responses
+from swallow_eval.task import load_registry
 
 
 def dummy_response(task, item) -> ItemResponses:
@@ -35,13 +34,7 @@ def main() -> None:
     parser.add_argument("--tasks", default=None)
     parser.add_argument("--tokenizer", default=None, help="model whose tokenizer tasks/metrics need")
     args = parser.parse_args()
-    tokenizer = None
-    if args.tokenizer:
-        from transformers import AutoTokenizer
-
-        from swallow_eval import models
-
-        tokenizer = AutoTokenizer.from_pretrained(models.resolve(args.tokenizer).path)
+    tokenizer = load_tokenizer(args.tokenizer)
     registry = load_registry()
     names = args.tasks.split(",") if args.tasks else list(registry)
     total_items, started = 0, time.perf_counter()
@@ -50,12 +43,12 @@ def main() -> None:
         task = registry[name]
         t0 = time.perf_counter()
         try:
-            prepared = prepare(task, args.data_dir, None, BuildContext(tokenizer=tokenizer))
+            prepared = prepare_task(task, args.data_dir, tokenizer)
         except UserError as exc:
             print(f"{name:<16} skipped: {exc}")
             continue
         t1 = time.perf_counter()
-        score_task(task, prepared.items, [dummy_response(task, i) for i in prepared.items], MetricContext(tokenizer))
+        score_responses(prepared, [(i.index, dummy_response(task, i)) for i in prepared.items], tokenizer)
         t2 = time.perf_counter()
         total_items += len(prepared.items)
         print(f"{name:<16} {len(prepared.items):>7} {t1 - t0:>8.2f} {t2 - t1:>8.2f}")

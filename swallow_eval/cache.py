@@ -2,6 +2,16 @@
 
 SQLite in WAL mode; the pipeline commits every batch the backend finishes. A key is the hash of
 the model's identity, the backend settings that change responses, and the request itself.
+
+Several runs may share one file at once (two shells, replicas' drivers): in WAL mode readers never
+block and writers queue on SQLite's busy timeout (LOCK_TIMEOUT). Two steps need more than that:
+- `PRAGMA journal_mode=WAL` reads the header, then upgrades to a write to set the WAL version; while
+  another process's first write to a fresh file (its own switch) holds the lock, SQLite refuses that
+  upgrade at once with "database is locked" (deadlock avoidance: no busy wait from a read transaction).
+  So opening retries the switch and the schema creation until the deadline;
+- a write transaction takes the write lock as it begins (BEGIN IMMEDIATE), where the busy timeout
+  applies; a deferred one that had read first is refused without waiting once another run committed.
+A request both runs compute is written twice with the same response (INSERT OR REPLACE): nothing is lost.
 """
 
 from __future__ import annotations
@@ -9,10 +19,19 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+import time
 from pathlib import Path
 
 from swallow_eval.errors import UserError
 from swallow_eval.requests import Request, Response, response_from_json, response_to_json
+
+
+# Seconds a run waits for other runs' locks on a shared cache file before giving up.
+LOCK_TIMEOUT = 120.0
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_BUSY or "locked" in str(exc)
 
 
 class ResponseCache:
@@ -21,13 +40,25 @@ class ResponseCache:
         self.namespace = hashlib.sha256(json.dumps(namespace, sort_keys=True).encode()).hexdigest()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            # Several runs may share one cache file: wait for a writer instead of failing.
-            self.db = sqlite3.connect(path, timeout=120)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-            self.db.commit()
+            # Autocommit: put_many opens its own write transactions (BEGIN IMMEDIATE).
+            self.db = sqlite3.connect(path, timeout=LOCK_TIMEOUT, isolation_level=None)
+            self._retry_while_busy("PRAGMA journal_mode=WAL")
+            self._retry_while_busy("CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
         except (sqlite3.DatabaseError, OSError) as exc:
             raise UserError(f"response cache {path}: {exc} (delete it or pass --cache another.sqlite)") from exc
+
+    def _retry_while_busy(self, statement: str) -> None:
+        """Run `statement`, retrying while another process holds a lock SQLite does not wait for."""
+        deadline, pause = time.monotonic() + LOCK_TIMEOUT, 0.01
+        while True:
+            try:
+                self.db.execute(statement).fetchall()
+                return
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(pause)
+                pause = min(pause * 2, 0.5)
 
     def key(self, request: Request) -> str:
         return hashlib.sha256(f"{self.namespace}:{request.key()}".encode()).hexdigest()
@@ -56,8 +87,16 @@ class ResponseCache:
 
     def put_many(self, pairs: list[tuple[Request, Response]]) -> None:
         rows = [(self.key(r), json.dumps(response_to_json(v), ensure_ascii=False)) for r, v in pairs]
-        with self.db:
-            self.db.executemany("INSERT OR REPLACE INTO responses (key, value) VALUES (?, ?)", rows)
+        try:
+            self.db.execute("BEGIN IMMEDIATE")  # the write lock now, waiting up to LOCK_TIMEOUT for other runs
+            try:
+                self.db.executemany("INSERT OR REPLACE INTO responses (key, value) VALUES (?, ?)", rows)
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            self.db.execute("COMMIT")
+        except sqlite3.DatabaseError as exc:
+            raise UserError(f"response cache {self.path}: {exc} (delete it or pass --cache another.sqlite)") from exc
 
     def close(self) -> None:
         self.db.close()

@@ -1,4 +1,4 @@
-"""The `swallow-eval` command line: run, plan, tasks, prompts, score, metric, report, compare, data.
+"""The `swallow-eval` command line: run, plan, tasks, prompts, score, metric, report, view, compare, data.
 
 The commands, their options and their JSON outputs are a contract other tools rely on.
 """
@@ -6,17 +6,15 @@ The commands, their options and their JSON outputs are a contract other tools re
 from __future__ import annotations
 
 import json
-import os
 import sys
-import time
 from pathlib import Path
 from typing import Optional
 
-import click
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from swallow_eval import cli_errors
 from swallow_eval.errors import UserError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -119,122 +117,27 @@ def run(
         help="Cap every generation (smoke/CI runs on small models); departs from the reference, recorded."),
 ) -> None:
     """Evaluate a model on tasks and write results/<model>/<run-id>/."""
-    from swallow_eval import backends, models
-    from swallow_eval.cache import ResponseCache
-    from swallow_eval.data import cache_home
-    from swallow_eval.metrics import MetricContext
-    from swallow_eval import judge as judge_prompts
-    from swallow_eval.pipeline import execute, prepare
-    from swallow_eval.pipeline import judge as pipeline_judge
-    from swallow_eval.results import (check_writable, config_hash, package_versions, prepare_run_dir,
-                                      task_result, write_results, write_samples)
-    from swallow_eval.scoring import score_task
-    from swallow_eval.selection import Skips, lacks_chat_template, with_data
-    from swallow_eval.task import BuildContext, bos_policy, load_registry, select_tasks
+    from swallow_eval.runner import BackendOptions, RunConfig, evaluate
 
-    started = time.perf_counter()
-    selected = select_tasks(load_registry(tasks_dir), suite, tasks)
-    backends.check(backend)
-    if judge_model:
-        backends.check(judge_backend)
-    check_writable(output_dir)
-    skips = Skips(bool(tasks), _log)
-    skipped = skips.reasons
-    runnable = []
-    for task in with_data(selected, data_dir, skips):
-        if task.judge is not None and judge_model is None:
-            skips.skip(task, "it is graded by a judge: pass --judge-model (and --judge-backend)")
-            continue
-        runnable.append(task)
-    if not runnable:
-        raise UserError("no selected task has data; pass --data-dir or run `swallow-eval data download`")
-    model_ref = models.resolve(model)
-    _log(f"loading {model_ref.spec} with the {backend} backend")
-    load_started = time.perf_counter()
-    template = chat_template.read_text(encoding="utf-8") if chat_template else None
-    engine = backends.create(
-        backend, model_ref, dtype=dtype, device=device, batch_size=batch_size, chat_template=template,
-        tensor_parallel_size=tensor_parallel_size, pipeline_parallel_size=pipeline_parallel_size,
-        data_parallel_size=data_parallel_size, max_model_len=max_model_len,
-        gpu_memory_utilization=gpu_memory_utilization, enable_prefix_caching=enable_prefix_caching,
-        distributed_executor_backend=distributed_executor_backend, enforce_eager=enforce_eager,
-        max_num_batched_tokens=max_num_batched_tokens, base_url=base_url, model_name=model_name,
-        concurrency=concurrency, request_timeout=request_timeout, max_retries=max_retries,
+    options = BackendOptions(
+        batch_size=batch_size, dtype=dtype, device=device, tensor_parallel_size=tensor_parallel_size,
+        pipeline_parallel_size=pipeline_parallel_size, data_parallel_size=data_parallel_size,
+        max_model_len=max_model_len, gpu_memory_utilization=gpu_memory_utilization,
+        enable_prefix_caching=enable_prefix_caching, distributed_executor_backend=distributed_executor_backend,
+        enforce_eager=enforce_eager, max_num_batched_tokens=max_num_batched_tokens, base_url=base_url,
+        model_name=model_name, concurrency=concurrency, request_timeout=request_timeout, max_retries=max_retries,
         api_key_env=api_key_env, prompt_format=prompt_format,
     )
-    load_seconds = time.perf_counter() - load_started
-    cache_path = cache or cache_home() / "responses.sqlite"
-    try:
-        info = engine.info
-        prepared = []
-        for task in runnable:
-            p = prepare(task, data_dir, limit, BuildContext(tokenizer=info.tokenizer, num_answers=num_answers))
-            if lacks_chat_template(p.items, info.tokenizer, template):
-                skips.skip(task, f"--model {model} has no chat template; pass --chat-template FILE")
-                continue
-            p.add_bos = bos_policy(task.reference, info.path, info.model_type, info.tokenizer_adds_bos)
-            p.max_new_tokens_cap = max_new_tokens
-            prepared.append(p)
-        if not prepared:
-            raise UserError("no selected task can run with this model")
-        response_cache = None
-        if not no_cache:
-            response_cache = ResponseCache(cache_path, {"model": model_ref.identity, **engine.identity()})
-        answers, stats = execute(prepared, engine, response_cache, show_progress=progress, log=_log)
-    finally:
-        engine.close()
-    if any(p.task.judge is not None for p in prepared):
-        judge_ref = models.resolve_judge(judge_model, judge_backend)
-        _log(f"judging with {judge_ref.spec} ({judge_backend} backend)")
-        # The model's dtype/device/batch size carry over where the judge's backend has them.
-        shared = backends.accepted(judge_backend, dtype=dtype, device=device, batch_size=batch_size)
-        grader = backends.create(judge_backend, judge_ref, base_url=judge_base_url, **shared)
-        try:
-            judge_cache = None
-            if not no_cache:
-                judge_cache = ResponseCache(cache_path, {"judge": judge_ref.identity, **grader.identity(),
-                                                         "prompts": judge_prompts.PROMPT_VERSION})
-            judge_stats = pipeline_judge(prepared, answers, grader, judge_cache, judge_max_tokens,
-                                         show_progress=progress, log=_log)
-        finally:
-            grader.close()
-        stats.seconds["judge"] = sum(judge_stats.seconds.values())
-    config = {"tasks": [p.task.name for p in prepared], "model": model_ref.spec, "backend": backend,
-              "limit": limit, "max_new_tokens_cap": max_new_tokens, "backend_settings": engine.identity(), "task_versions": {p.task.name: p.task.version for p in prepared}}
-    if any(p.task.judge is not None for p in prepared):
-        config.update(judge=judge_ref.spec, judge_backend=judge_backend, judge_max_tokens=judge_max_tokens,
-                      num_answers=num_answers)
-    run_dir = prepare_run_dir(output_dir, model_ref.name, config)
-    scoring_started = time.perf_counter()
-    task_results = {}
-    for p in prepared:
-        responses = [answers[(p.task.name, item.index)] for item in p.items]
-        score = score_task(p.task, p.items, responses, MetricContext(tokenizer=info.tokenizer))
-        write_samples(run_dir / "samples" / f"{p.task.name}.jsonl", p, score, responses)
-        task_results[p.task.name] = task_result(p, score, responses)
-    payload = {
-        "swallow_eval_results": 1,
-        "run_id": run_dir.name,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "model": {"spec": model_ref.spec, "name": model_ref.name, "identity": model_ref.identity,
-                  "model_type": info.model_type, "tokenizer_adds_bos": info.tokenizer_adds_bos},
-        "backend": engine.identity(),
-        "config": {**config, "config_hash": config_hash(config)},
-        "versions": package_versions(),
-        "tasks": task_results,
-        "skipped": skipped,
-        "card": {r["card"]["column"]: r["card"]["value"] for r in task_results.values()},
-        "requests": {"total": stats.requests, "distinct": stats.unique, "cached": stats.cached,
-                     "computed": stats.computed},
-        "tokens": {"prompt": stats.prompt_tokens, "generated": stats.generated_tokens},
-        "timings": {"model_load_s": round(load_seconds, 3),
-                    **{f"{k}_s": round(v, 3) for k, v in stats.seconds.items()},
-                    "scoring_s": round(time.perf_counter() - scoring_started, 3),
-                    "total_s": round(time.perf_counter() - started, 3)},
-    }
-    path = write_results(run_dir, payload)
-    _print_summary(task_results)
-    _log(f"results: {path}")
+    config = RunConfig(
+        model=model, tasks=tasks, suite=suite, backend=backend, backend_options=options, limit=limit,
+        data_dir=data_dir, output_dir=output_dir, cache=cache, no_cache=no_cache, tasks_dirs=tuple(tasks_dir),
+        progress=progress, chat_template=chat_template, num_answers=num_answers, judge_model=judge_model,
+        judge_backend=judge_backend, judge_base_url=judge_base_url, judge_max_tokens=judge_max_tokens,
+        max_new_tokens=max_new_tokens,
+    )
+    result = evaluate(config, log=_log)
+    _print_summary(result.results["tasks"])
+    _log(f"results: {result.results_path}")
 
 
 def _print_summary(task_results: dict) -> None:
@@ -297,31 +200,22 @@ def list_tasks(
             _emit({"name": task.name, "suite": task.suite, "shots": task.shots, "metrics": list(task.metrics),
                    "column": task.column.label, "request_type": task.request_type, "reference": task.reference})
         return
+    headers = ("task", "suite", "shots", "metric", "column", "request", "reference")
+    rows = [(task.name, task.suite, str(task.shots), task.column.metric_label, task.column.label,
+             task.request_type, task.reference) for task in registry.values()]
+    if not sys.stdout.isatty():  # piped: plain aligned columns, never cut (the names are what users copy)
+        widths = [max(len(r[i]) for r in (headers, *rows)) for i in range(len(headers))]
+        for r in (headers, *rows):
+            sys.stdout.write("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() + "\n")
+        return
     table = Table()
-    for header in ("task", "suite", "shots", "metric", "column", "request", "reference"):
-        table.add_column(header)
-    for task in registry.values():
-        table.add_row(task.name, task.suite, str(task.shots), task.column.metric_label, task.column.label,
-                      task.request_type, task.reference)
+    # Task names are never cut or folded, whatever the terminal width; the other columns fold.
+    table.add_column(headers[0], no_wrap=True, min_width=max(len(r[0]) for r in rows))
+    for header in headers[1:]:
+        table.add_column(header, overflow="fold")
+    for row in rows:
+        table.add_row(*row)
     Console().print(table)
-
-
-def _one_task(name: str, tasks_dir):
-    from swallow_eval.task import load_registry, select_tasks
-
-    return select_tasks(load_registry(tasks_dir), None, name)[0]
-
-
-def _tokenizer(name: Optional[str]):
-    if name is None:
-        return None
-    from swallow_eval import models
-    from transformers import AutoTokenizer
-
-    try:
-        return AutoTokenizer.from_pretrained(models.resolve(name).path)
-    except (OSError, ValueError) as exc:
-        raise UserError(f"--tokenizer {name}: cannot load ({str(exc).splitlines()[0]})") from exc
 
 
 TokenizerOption = typer.Option(None, "--tokenizer", help="Model whose tokenizer the task or metric needs.")
@@ -336,10 +230,9 @@ def prompts(
     tasks_dir: list[Path] = TasksDir,
 ) -> None:
     """Print every evaluated item's exact prompt and target as JSONL, in evaluation order."""
-    from swallow_eval.pipeline import prepare
-    from swallow_eval.task import BuildContext
+    from swallow_eval.rescore import prepare_task
 
-    prepared = prepare(_one_task(task, tasks_dir), data_dir, limit, BuildContext(tokenizer=_tokenizer(tokenizer)))
+    prepared = prepare_task(task, data_dir, tokenizer, limit, tasks_dir)
     for item in prepared.items:
         _emit(item.prompt_row())
 
@@ -354,33 +247,9 @@ def score(
     tasks_dir: list[Path] = TasksDir,
 ) -> None:
     """Re-score saved outputs without a model."""
-    from swallow_eval.data import read_jsonl, row_errors
-    from swallow_eval.metrics import MetricContext
-    from swallow_eval.pipeline import ItemResponses, prepare
-    from swallow_eval.scoring import score_task
-    from swallow_eval.task import BuildContext
+    from swallow_eval.rescore import score_predictions_file
 
-    tok = _tokenizer(tokenizer)
-    prepared = prepare(_one_task(task, tasks_dir), data_dir, None, BuildContext(tokenizer=tok))
-    by_index = {item.index: item for item in prepared.items}
-    items, responses = [], []
-    for line, row in read_jsonl(predictions):
-        with row_errors(predictions, line):
-            index = row["index"]
-            if index not in by_index:
-                raise ValueError(f"index {index} is not an item of {task}")
-            if not {"output", "outputs", "loglikelihoods"} & row.keys():
-                raise KeyError("output or loglikelihoods")
-            response = ItemResponses()  # SQuAD2 items need both
-            if "output" in row or "outputs" in row:  # "outputs": a run's samples/<task>.jsonl
-                output = row["output"] if "output" in row else row["outputs"]
-                response.texts = list(output) if isinstance(output, list) else [output]
-            if "loglikelihoods" in row:
-                response.loglikelihoods = [float(x) for x in row["loglikelihoods"]]
-            responses.append(response)
-            items.append(by_index[index])
-    result = score_task(prepared.task, items, responses, MetricContext(tokenizer=tok))
-    _emit({"task": task, "n": len(items), "metrics": result.metrics})
+    _emit(score_predictions_file(task, predictions, data_dir, tokenizer, tasks_dir).to_json())
 
 
 @app.command()
@@ -392,15 +261,10 @@ def metric(
 ) -> None:
     """Apply one metric, with Swallow's exact definition, to prediction/reference pairs."""
     from swallow_eval import metrics
-    from swallow_eval.data import read_jsonl, row_errors
+    from swallow_eval.rescore import apply_metric, read_pairs
 
-    chosen = metrics.get(name)
-    predictions, references = [], []
-    for line, row in read_jsonl(input):
-        with row_errors(input, line):
-            predictions.append(row["prediction"])
-            references.append(row["reference"])
-    result = chosen.compute(predictions, references, metrics.MetricContext(tokenizer=_tokenizer(tokenizer)))
+    metrics.get(name)  # an unknown name fails before the input is read
+    result = apply_metric(name, *read_pairs(input), tokenizer=tokenizer)
     _emit({"metric": name, "per_item": result.per_item, "score": result.score,
            **({"details": result.details} if result.details else {})})
 
@@ -412,21 +276,25 @@ def report(
     fmt: str = typer.Option("md", "--format", help="md, csv, html, latex or json."),
     output: Optional[Path] = typer.Option(None, "--output", help="Write to FILE instead of stdout."),
     partial_average: bool = typer.Option(False, "--partial-average", help="Average rows with missing columns too (marked)."),
+    include_partial_runs: bool = typer.Option(
+        False, "--include-partial-runs",
+        help="Let runs on the embedded sample, with --limit or a --max-new-tokens cap (marked ‡) count for "
+             "bold-best and averages."),
     plot: Optional[Path] = typer.Option(None, "--plot", help="Also draw FILE.png: bars per table, a radar per model."),
     table: Optional[str] = typer.Option(None, "--table", help="Only these tables: ja, en, mt_bench (comma-separated)."),
     tasks_dir: list[Path] = TasksDir,
 ) -> None:
     """Build the model card's Japanese, English and MT-Bench tables from results (a leaderboard)."""
-    from swallow_eval import report as reporting
+    from swallow_eval.report import build_report
     from swallow_eval.report.render import check_format, render
-    from swallow_eval.task import load_registry
 
     check_format(fmt)
-    built = reporting.build(list(result_dirs or []), load_registry(tasks_dir), reference=reference, tables=table,
-                            partial_average=partial_average)
+    built = build_report(list(result_dirs or []), reference=reference, tables=table,
+                         partial_average=partial_average, include_partial_runs=include_partial_runs,
+                         tasks_dirs=tasks_dir)
     for note in built.notes:
         _log(f"note: {note}")
-    text = render(built.sections, fmt)
+    text = render(built.sections, fmt, link_base=None if output is None else output.resolve().parent)
     if plot is not None:
         from swallow_eval.report.plot import plot as draw
 
@@ -443,6 +311,18 @@ def report(
 
 
 @app.command()
+def view(
+    run_dir: Path = typer.Argument(..., help="Run folder (or its results.json)."),
+    against: Optional[Path] = typer.Option(None, "--against", help="Run folder to compare with (the baseline)."),
+    output: Optional[Path] = typer.Option(None, "--output", help="HTML file to write (default: RUN_DIR/view.html)."),
+) -> None:
+    """Write one self-contained HTML page to read every item of a run (and what changed --against a run)."""
+    from swallow_eval.view import build
+
+    _log(f"view: {build(run_dir, against, output)}")
+
+
+@app.command()
 def compare(
     baseline: Path = typer.Argument(..., help="Run folder of the baseline."),
     candidate: Path = typer.Argument(..., help="Run folder of the candidate."),
@@ -453,7 +333,7 @@ def compare(
     max_flips: int = typer.Option(10, "--max-flips", min=0, help="Changed items listed per task in the text output."),
 ) -> None:
     """CI regression check: exit 1 if a task dropped beyond --tolerance significantly, 2 if not comparable."""
-    from swallow_eval.compare import compare as compare_runs, to_json, to_text
+    from swallow_eval.compare import compare_runs, to_json, to_text
 
     result = compare_runs(baseline, candidate, tolerance, alpha, tasks)
     sys.stdout.write(to_json(result) + "\n" if as_json else to_text(result, max_flips))
@@ -486,7 +366,8 @@ INTERRUPTED = "interrupted: finished requests are in the response cache; rerun t
 
 def main() -> None:
     try:
-        # Without standalone mode click returns the code of a `typer.Exit(code)` instead of raising it.
+        # Without standalone mode click returns the code of a `typer.Exit(code)` instead of raising it,
+        # and raises its usage errors here, where they become one `error:` line (cli_errors).
         exit_code = app(standalone_mode=False)
         if exit_code == 130:  # typer turns Ctrl-C (KeyboardInterrupt) into exit code 130
             _log(INTERRUPTED)
@@ -497,14 +378,14 @@ def main() -> None:
             raise
         _log(f"error: {exc}")
         sys.exit(2)
-    except click.exceptions.Abort:
+    except (KeyboardInterrupt, *cli_errors.ABORTS):
         _log(INTERRUPTED)
         sys.exit(130)
-    except KeyboardInterrupt:
-        _log(INTERRUPTED)
-        sys.exit(130)
-    except click.exceptions.ClickException as exc:
-        exc.show()
+    except cli_errors.EXITS as exc:
         sys.exit(exc.exit_code)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
+    except cli_errors.CLICK_ERRORS as exc:
+        if cli_errors.is_help(exc):
+            exc.show()
+            sys.exit(exc.exit_code)
+        _log(f"error: {cli_errors.one_line(exc)}")
+        sys.exit(2)

@@ -20,21 +20,18 @@ import json
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from statistics import NormalDist, fmean, stdev
+from statistics import NormalDist
 
 from swallow_eval.data import read_jsonl, row_errors
 from swallow_eval.errors import UserError
-from swallow_eval.report.leaderboard import load_results
-
-# llm-jp-eval card values are rounded to 4 decimals; a larger gap means the per-item scores do not
-# aggregate to the card value, and their SE would describe another number.
-CARD_MATCH = 5e-4
+from swallow_eval.schema import ResultsFile, load_results
+from swallow_eval.uncertainty import averages_to, card_item_scores, mean_stderr
 
 
 @dataclass
 class Run:
     path: Path  # results.json
-    results: dict
+    results: ResultsFile
 
     @property
     def folder(self) -> Path:
@@ -176,19 +173,18 @@ def compare_task(task: str, b: dict, c: dict, b_rows: list[dict], c_rows: list[d
     result = TaskComparison(task, b["card"]["column"], len(b_rows), base_value, cand_value, delta)
     by_key = {r["_key"]: r for r in c_rows}
     pairs = [(r, by_key[r["_key"]]) for r in b_rows]
-    old, new = _per_item(b, metric, b_rows), _per_item(c, metric, c_rows)
+    old, new = card_item_scores(b, metric, b_rows), card_item_scores(c, metric, c_rows)
     if old is None or new is None:
         result.per_item_scores = False
         result.note = "corpus metric: no per-item scores, no SE; changed predictions listed"
         result.flips = [_flip(rb, rc) for rb, rc in pairs if rb.get("prediction") != rc.get("prediction")]
     else:
         result.flips = [_flip(rb, rc, o, n) for (rb, rc), o, n in zip(pairs, old, new) if o != n]
-        mismatch = [abs(fmean(s) - v) > CARD_MATCH for s, v in ((old, base_value), (new, cand_value)) if v is not None]
-        if any(mismatch):
+        if any(v is not None and not averages_to(s, v) for s, v in ((old, base_value), (new, cand_value))):
             result.note = "per-item scores do not average to the card value: no SE"
         elif len(pairs) >= 2 and delta is not None:
             diffs = [n - o for o, n in zip(old, new)]
-            result.se = stdev(diffs) / math.sqrt(len(diffs))
+            result.se = mean_stderr(diffs)
             if all(v in (0.0, 1.0) for v in (*old, *new)):
                 result.test = "mcnemar-exact"
                 result.p_value = mcnemar_exact(sum(d < 0 for d in diffs), sum(d > 0 for d in diffs))
@@ -206,22 +202,14 @@ def compare_task(task: str, b: dict, c: dict, b_rows: list[dict], c_rows: list[d
     return result
 
 
-def _per_item(entry: dict, metric: str, rows: list[dict]) -> list[float] | None:
-    """Per-item scores of the card metric on the card scale, or None for a corpus metric."""
-    scale = entry.get("metrics", {}).get(metric, {}).get("scale", 1.0)
-    values = [row.get("metrics", {}).get(metric) for row in rows]
-    if not values or any(not isinstance(v, (int, float)) or isinstance(v, bool) or math.isnan(v) for v in values):
-        return None
-    return [v / scale for v in values]
-
-
 def _flip(rb: dict, rc: dict, old: float | None = None, new: float | None = None) -> Flip:
     return Flip(rb["index"], rb.get("subtask"), rb.get("prompt_hash"), rb.get("prediction"), rc.get("prediction"),
                 old, new)
 
 
-def compare(baseline: Path, candidate: Path, tolerance: float = 0.01, alpha: float = 0.05,
-            tasks: str | None = None) -> Comparison:
+def compare_runs(baseline: Path, candidate: Path, tolerance: float = 0.01, alpha: float = 0.05,
+                 tasks: str | None = None) -> Comparison:
+    """Task-by-task comparison of two runs (folders or results.json); exit_code 1 on a regression."""
     base, cand = load_run(baseline), load_run(candidate)
     b_tasks, c_tasks = base.results["tasks"], cand.results["tasks"]
     if tasks:

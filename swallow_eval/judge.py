@@ -11,6 +11,13 @@ from __future__ import annotations
 import ast
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from swallow_eval.errors import UserError
+
+if TYPE_CHECKING:
+    from swallow_eval.pipeline import ItemResponses
+    from swallow_eval.task import Item
 
 PROMPT_VERSION = "swallow-evaluation@57c4ecd data/judge_prompts.jsonl"
 NEED_REF_CATEGORIES = ("math", "reasoning", "coding")  # common.py NEED_REF_CATS
@@ -63,3 +70,12 @@ def rating(judgment: str) -> float:
     """common.py: first `[[n]]`, else first `[n]`, via ast.literal_eval; -1 when absent."""
     match = re.search(r"\[\[(\d+\.?\d*)\]\]", judgment) or re.search(r"\[(\d+\.?\d*)\]", judgment)
     return float(ast.literal_eval(match.groups()[0])) if match else -1.0
+
+
+def prediction(item: Item, responses: ItemResponses) -> dict:
+    """A judged task's prediction (its `predict` hook): the answers, the judgments and their ratings."""
+    if responses.judgments is None:
+        raise UserError(f"item {item.index}: no judgments; a judged task is scored by `swallow-eval run "
+                        "--judge-model ...`")
+    return {"answers": responses.texts, "judgments": responses.judgments,
+            "ratings": [rating(j) for j in responses.judgments]}

@@ -7,13 +7,14 @@ task definitions -> items -> requests (deduplicated across tasks) -> response ca
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from swallow_eval.data import DataRoot, choose_root
-from swallow_eval.requests import GenerateRequest, Generation, LoglikelihoodRequest, Request, Response
+from swallow_eval.requests import (GenerateRequest, Generation, GenerationSettings, LoglikelihoodRequest, Request,
+                                   Response)
 from swallow_eval.task import BuildContext, Item, Task
 
 
@@ -79,13 +80,10 @@ def item_requests(task: Task, item: Item, add_bos: bool, cap: int | None = None)
 
 
 def _generation_request(task: Task, item: Item, add_bos: bool, messages, cap: int | None) -> GenerateRequest:
-    g = item.generation or task.generation
-    return GenerateRequest(
-        prompt=item.prompt or "", messages=tuple(messages),
-        max_new_tokens=g.max_new_tokens if cap is None else min(cap, g.max_new_tokens), stop=g.stop,
-        n=g.n, temperature=g.temperature, top_p=g.top_p, top_k=g.top_k, seed=g.seed, add_bos=add_bos,
-        max_total_tokens=g.max_total_tokens, max_prompt_tokens=g.max_prompt_tokens,
-    )
+    settings = item.generation or task.generation
+    if cap is not None and cap < settings.max_new_tokens:
+        settings = replace(settings, max_new_tokens=cap)
+    return GenerateRequest(item.prompt or "", settings, messages=tuple(messages), add_bos=add_bos)
 
 
 def execute(prepared: list[PreparedTask], backend, cache, show_progress: bool = True,
@@ -122,14 +120,14 @@ def judge(prepared: list[PreparedTask], answers: dict[tuple[str, int], ItemRespo
     """Grade the answers of judged tasks with a judge model (greedy, chat); fills `judgments`."""
     stats = RunStats()
     requests_of = {}
+    # FastChat sends the judge only temperature 0 and max_tokens (top_p/top_k: the judge's own).
+    settings = GenerationSettings(max_new_tokens=max_tokens, top_p=None, top_k=None)
     for p in prepared:
         if p.task.judge is None:
             continue
         for item in p.items:
             key = (p.task.name, item.index)
-            # FastChat sends the judge only temperature 0 and max_tokens (top_p/top_k: the judge's own).
-            requests_of[key] = [GenerateRequest(prompt="", messages=conversation, max_new_tokens=max_tokens,
-                                                top_p=None, top_k=None)
+            requests_of[key] = [GenerateRequest("", settings, messages=conversation)
                                 for conversation in p.task.judge(item, answers[key].texts)]
     judged: dict[Request, Response] = {}
     _answer([r for requests in requests_of.values() for r in requests], backend, cache, judged, stats,

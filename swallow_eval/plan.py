@@ -27,8 +27,7 @@ import numpy as np
 from rich.table import Table
 
 from swallow_eval import models
-from swallow_eval.backends.base import (eos_token_ids, generation_config, loglikelihood_ids, render_chat,
-                                        tokenizer_adds_bos, truncate_prompt)
+from swallow_eval.backends.base import TokenizingBackend, generation_config, load_tokenizer
 from swallow_eval.errors import UserError
 from swallow_eval.pipeline import item_requests, prepare
 from swallow_eval.prefix import distinct_packed_tokens, pack
@@ -94,66 +93,52 @@ class Plan:
         }
 
 
-class ModelTokens:
-    """The evaluated model's tokenizer, BOS/EOS and context length, applied as the local backends apply them."""
+class ModelTokens(TokenizingBackend):
+    """The evaluated model's tokenizer side, exactly the local backends' (their TokenizingBackend),
+    with a batch-filled cache and the hf backend's context length: no weights, no engine."""
+
+    name = "plan"
 
     def __init__(self, model: models.ModelRef, chat_template: str | None = None):
-        from transformers import AutoConfig, AutoTokenizer
-
-        try:
-            self.tokenizer = AutoTokenizer.from_pretrained(model.path)
-            config = AutoConfig.from_pretrained(model.path)
-        except (OSError, ValueError) as exc:
-            raise UserError(f"--model {model.spec}: cannot load its tokenizer ({str(exc).splitlines()[0]})") from exc
-        self.spec, self.path, self.model_type = model.spec, model.path, config.model_type
-        self.chat_template = chat_template
-        self.adds_bos = tokenizer_adds_bos(self.tokenizer)
-        self.bos_id = self.tokenizer.bos_token_id
-        eos_ids = eos_token_ids(generation_config(model.path, config), self.tokenizer)
-        self.eos_id = self.tokenizer.eos_token_id if self.tokenizer.eos_token_id is not None else min(eos_ids)
+        tokenizer, config = load_tokenizer(model)
+        self._set_tokenizer(model, tokenizer, config, generation_config(model.path, config), chat_template)
         # The hf backend's limit; vLLM derives the same max_model_len from the config unless told otherwise.
         self.max_length = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
         self._ids: dict[str, np.ndarray] = {}  # int32: 4 bytes a token, not ~36 as Python ints
+        self._recording: dict[str, None] | None = None
 
-    def encode(self, text: str) -> list[int]:
-        """The backends' encoding (no special tokens), cached per text."""
+    def _encode(self, text: str) -> list[int]:
+        """The backends' encoding (no special tokens), cached per text; while recording, a stand-in."""
+        if self._recording is not None:
+            self._recording[text] = None
+            return [0] * len(text)  # as long as any encoding, so the pair split asks for no further text
         ids = self._ids.get(text)
         if ids is None:
-            ids = self._ids[text] = np.asarray(self.tokenizer(text, add_special_tokens=False).input_ids, np.int32)
+            ids = self._ids[text] = np.asarray(super()._encode(text), np.int32)
         return ids.tolist()
 
     def prefetch(self, requests: Iterable[Request]) -> None:
-        """Encode every text the requests need, in batches: the Rust tokenizer spreads a batch over all cores."""
-        texts: dict[str, None] = {}
-
-        def record(text: str) -> list[int]:
-            texts[text] = None
-            return [0] * len(text)  # a stand-in as long as any encoding, so the pair split needs no more texts
-
-        for request in requests:
-            if isinstance(request, GenerateRequest):
-                record(self._text(request))
-            else:
-                loglikelihood_ids(record, request, self.bos_id, self.eos_id)
-        todo = [text for text in texts if text not in self._ids]
+        """Encode every text the requests need, in batches: the Rust tokenizer spreads a batch over all cores.
+        The texts are those the backend's own code asks for, recorded by a dry pass over the requests."""
+        self._recording = {}
+        try:
+            for request in requests:
+                self.read_ids(request)
+            todo = [text for text in self._recording if text not in self._ids]
+        finally:
+            self._recording = None
         for start in range(0, len(todo), ENCODE_BATCH):
             chunk = todo[start : start + ENCODE_BATCH]
             for text, ids in zip(chunk, self.tokenizer(chunk, add_special_tokens=False).input_ids):
                 self._ids[text] = np.asarray(ids, np.int32)
 
-    def _text(self, request: GenerateRequest) -> str:
-        if not request.messages:
-            return request.prompt
-        return render_chat(self.tokenizer, request.messages, self.chat_template, self.spec)
-
     def read_ids(self, request: Request) -> tuple[list[int], int]:
-        """The token ids the model reads for a request, and the most tokens it may generate per answer."""
-        if isinstance(request, GenerateRequest):  # the hf/vllm backends' prompt ids
-            ids = self.encode(self._text(request))
-            if request.add_bos and self.bos_id is not None:
-                ids = [self.bos_id] + ids
-            return truncate_prompt(ids, request, self.max_length)
-        context, continuation = loglikelihood_ids(self.encode, request, self.bos_id, self.eos_id)
+        """The token ids the model reads for a request, and the most tokens it may generate per answer:
+        a generation's prompt ids, or a log-likelihood's context and continuation but its last token
+        (left-truncated to the context length, as the hf backend's rows)."""
+        if isinstance(request, GenerateRequest):
+            return self._prompt_ids(request, self.max_length)
+        context, continuation = self._loglikelihood_ids(request)
         ids = list(context + continuation[:-1])
         return (ids if self.max_length is None else ids[-self.max_length:]), 0
 
@@ -183,7 +168,8 @@ def make_plan(model: str, suite: str | None = None, tasks: str | None = None, da
         if lacks_chat_template(p.items, tokens.tokenizer, chat_template):
             skips.skip(task, f"--model {model} has no chat template; pass --chat-template FILE")
             continue
-        p.add_bos = bos_policy(task.reference, tokens.path, tokens.model_type, tokens.adds_bos)
+        info = tokens.info
+        p.add_bos = bos_policy(task.reference, info.path, info.model_type, info.tokenizer_adds_bos)
         p.max_new_tokens_cap = max_new_tokens
         prepared.append(p)
     if not prepared:
@@ -195,7 +181,7 @@ def make_plan(model: str, suite: str | None = None, tasks: str | None = None, da
     sized = {}
     for request in distinct:
         ids, max_new = tokens.read_ids(request)
-        answers = request.n if isinstance(request, GenerateRequest) else 0
+        answers = request.settings.n if isinstance(request, GenerateRequest) else 0
         sized[request] = _Sized(pack(ids), len(ids), max_new * answers)
     rows = [TaskPlan(p.task.name, p.add_bos, _count(len(p.items), requests, sized), _unknown(p.task))
             for p, requests in zip(prepared, per_task)]

@@ -13,11 +13,10 @@ from dataclasses import asdict, dataclass
 
 
 @dataclass(frozen=True)
-class GenerateRequest:
-    """Raw-text `prompt`, or a chat conversation in `messages` ((role, content) pairs) that the
-    backend renders with the model's chat template (or sends to a chat endpoint)."""
+class GenerationSettings:
+    """How to generate: a task's settings (or an item's override), carried unchanged by each of its
+    requests into the backend and the cache key."""
 
-    prompt: str
     max_new_tokens: int
     stop: tuple[str, ...] = ()
     n: int = 1
@@ -26,21 +25,33 @@ class GenerateRequest:
     top_p: float | None = 1.0
     top_k: int | None = 0  # 0 disables top-k
     seed: int | None = None
-    add_bos: bool = False
     # Cap on prompt + generated tokens (bigcode's max_length); None = no cap.
     max_total_tokens: int | None = None
-    messages: tuple[tuple[str, str], ...] = ()
     # Keep only the last N prompt tokens (the JP harness's left truncation); None = no cap.
     max_prompt_tokens: int | None = None
+
+
+@dataclass(frozen=True)
+class GenerateRequest:
+    """Raw-text `prompt`, or a chat conversation in `messages` ((role, content) pairs) that the
+    backend renders with the model's chat template (or sends to a chat endpoint)."""
+
+    prompt: str
+    settings: GenerationSettings
+    messages: tuple[tuple[str, str], ...] = ()
+    add_bos: bool = False
 
     kind = "generate"
 
     @property
     def greedy(self) -> bool:
-        return self.temperature == 0.0 and self.n == 1
+        return self.settings.temperature == 0.0 and self.settings.n == 1
 
     def key(self) -> str:
-        return _digest({"kind": self.kind, **asdict(self)})
+        # The settings' fields sit beside the request's own, as when they were one flat record:
+        # keys of existing response caches stay valid.
+        fields = {"prompt": self.prompt, "messages": self.messages, "add_bos": self.add_bos}
+        return _digest({"kind": self.kind, **fields, **asdict(self.settings)})
 
 
 @dataclass(frozen=True)

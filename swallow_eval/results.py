@@ -1,4 +1,4 @@
-"""The results contract: `results/<model>/<run-id>/results.json` and `samples/<task>.jsonl`."""
+"""Writes the results contract (schema.py): `results/<model>/<run-id>/results.json` and `samples/<task>.jsonl`."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import hashlib
 import json
 import math
 import platform
+import time
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -13,7 +14,8 @@ from pathlib import Path
 from swallow_eval import __version__
 from swallow_eval.data import file_sha256
 from swallow_eval.errors import UserError
-from swallow_eval.pipeline import ItemResponses, PreparedTask
+from swallow_eval.pipeline import ItemResponses, PreparedTask, RunStats
+from swallow_eval.schema import SCHEMA_VERSION, ResultsFile, SampleRecord, TaskEntry
 from swallow_eval.scoring import TaskScore
 
 TRACKED_PACKAGES = (
@@ -58,7 +60,7 @@ def check_writable(output_dir: Path) -> None:
         raise UserError(f"--output-dir {output_dir} is not writable ({exc.strerror or exc})") from exc
 
 
-def task_result(p: PreparedTask, score: TaskScore, responses: list[ItemResponses]) -> dict:
+def task_result(p: PreparedTask, score: TaskScore, responses: list[ItemResponses]) -> TaskEntry:
     task = p.task
     column_metric = score.metrics.get(task.column.metric)
     return {
@@ -96,7 +98,7 @@ def task_result(p: PreparedTask, score: TaskScore, responses: list[ItemResponses
 def write_samples(path: Path, p: PreparedTask, score: TaskScore, responses: list[ItemResponses]) -> None:
     with open(path, "w", encoding="utf-8") as handle:
         for position, (item, response) in enumerate(zip(p.items, responses)):
-            row = {"index": item.index}
+            row: SampleRecord = {"index": item.index}
             if item.subtask is not None:
                 row["subtask"] = item.subtask
             row["prompt_hash"] = item.prompt_hash()
@@ -119,7 +121,34 @@ def write_samples(path: Path, p: PreparedTask, score: TaskScore, responses: list
             handle.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
 
 
-def write_results(run_dir: Path, payload: dict) -> Path:
+def results_payload(run_dir: Path, model_ref, engine, config: dict, task_results: dict[str, TaskEntry],
+                    skipped: dict[str, str], stats: RunStats, timings: dict[str, float],
+                    serving: dict | None = None) -> ResultsFile:
+    """The results.json of a finished run."""
+    info = engine.info
+    payload: ResultsFile = {
+        "schema_version": SCHEMA_VERSION,
+        "run_id": run_dir.name,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "model": {"spec": model_ref.spec, "name": model_ref.name, "identity": model_ref.identity,
+                  "model_type": info.model_type, "tokenizer_adds_bos": info.tokenizer_adds_bos},
+        "backend": engine.identity(),
+        "config": config,
+        "versions": package_versions(),
+        "tasks": task_results,
+        "skipped": skipped,
+        "card": {r["card"]["column"]: r["card"]["value"] for r in task_results.values()},
+        "requests": {"total": stats.requests, "distinct": stats.unique, "cached": stats.cached,
+                     "computed": stats.computed},
+        "tokens": {"prompt": stats.prompt_tokens, "generated": stats.generated_tokens},
+        "timings": timings,
+    }
+    if serving:
+        payload["serving"] = serving
+    return payload
+
+
+def write_results(run_dir: Path, payload: ResultsFile) -> Path:
     path = run_dir / "results.json"
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(payload, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from statistics import fmean
 from typing import Any
 
-from swallow_eval import judge
 from swallow_eval import metrics as metric_registry
 from swallow_eval.metrics import MetricContext
 from swallow_eval.pipeline import ItemResponses
@@ -25,11 +24,9 @@ class TaskScore:
 
 
 def predict(task: Task, item: Item, response: ItemResponses) -> Any:
-    if response.judgments is not None:
-        return {"answers": response.texts, "judgments": response.judgments,
-                "ratings": [judge.rating(j) for j in response.judgments]}
+    """The task's `predict` hook, else each text through `extract`, else the best-scoring choice."""
     if task.predict is not None:
-        return task.predict(item, response.texts, response.loglikelihoods)
+        return task.predict(item, response)
     if response.texts is not None:
         outputs = [task.extract(t) if task.extract else t for t in response.texts]
         return outputs[0] if task.generation is None or task.generation.n == 1 else outputs
@@ -63,8 +60,11 @@ def score_predictions(task: Task, items: list[Item], predictions: list, context:
         for group, members in task.groups.items():
             for member in members:
                 member_of[member].append(group)
-        if member_of:
-            result.groups = _micro(subtask_of, result.per_item, lambda s: member_of.get(s, []))
+        if member_of:  # the task's groups, beside the parts metrics break their scores into
+            groups = _micro(subtask_of, result.per_item, lambda s: member_of.get(s, []))
+            for part, values in result.groups.items():
+                groups.setdefault(part, {}).update(values)
+            result.groups = groups
     return result
 
 

@@ -4,6 +4,24 @@ A task file (one per benchmark, in the top-level `tasks/` folder or a user's `--
 Python module that defines `TASK = Task(...)`: where the data comes from, how each evaluated item
 becomes requests, how a response becomes a prediction, which metrics score it and which model-card
 column it feeds. Shared behaviour of a reference framework lives in `swallow_eval.families`.
+
+The lifecycle of a task in one run (swallow_eval/runner.py), and where each hook is called:
+
+1. `build(data, context)` -> items; `--limit` keeps the first N (per subtask) (pipeline.prepare).
+2. Each item becomes requests: one generation for `prompt`/`messages` (with `generation`, or the
+   item's own), one log-likelihood per `choices` pair (pipeline.item_requests). Requests of all
+   tasks are deduplicated, answered from the cache or the backend, batch by batch (pipeline.execute).
+3. `next_turn(item, answers)` (multi-turn tasks): after each round, the next turn's conversation,
+   or None when the item is done; its answers join the item's texts (pipeline.execute).
+4. `judge(item, answers)` (judged tasks): the judge model's conversations; its replies become the
+   item's `judgments` (pipeline.judge).
+5. Per item, the prediction: `predict(item, responses)` when given (it sees texts, log-likelihoods
+   and judgments together), else each text through `extract` (or the raw text), else the index of
+   the best-scoring choice (scoring.predict).
+6. `execute(items, predictions)` (code tasks): one batch step over all predictions (scoring.score_task).
+7. `metrics` score the predictions against each item's `target`; items with a `subtask` are also
+   micro-averaged per subtask and per `groups` entry, beside any breakdown a metric defines
+   (scoring.score_predictions). The `column` metric, through `Column.value`, is the card value.
 """
 
 from __future__ import annotations
@@ -13,10 +31,14 @@ import importlib.util
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from swallow_eval.data import DataFile, DataRoot
 from swallow_eval.errors import UserError, closest
+from swallow_eval.requests import GenerationSettings
+
+if TYPE_CHECKING:
+    from swallow_eval.pipeline import ItemResponses
 
 # Reference frameworks (swallow-evaluation v202411); each decides BOS differently (see bos_policy).
 LLM_JP_EVAL = "llm-jp-eval v1.3.0"
@@ -45,21 +67,6 @@ class Column:
         return score / self.divisor
 
 
-@dataclass(frozen=True)
-class Generation:
-    """Generation settings of a task, turned into one GenerateRequest per item."""
-
-    max_new_tokens: int
-    stop: tuple[str, ...] = ()
-    n: int = 1
-    temperature: float = 0.0
-    top_p: float | None = 1.0
-    top_k: int | None = 0
-    seed: int | None = None
-    max_total_tokens: int | None = None
-    max_prompt_tokens: int | None = None
-
-
 @dataclass
 class Item:
     """One evaluated item, exactly as the model sees it.
@@ -77,7 +84,7 @@ class Item:
     subtask: str | None = None
     meta: dict = field(default_factory=dict)
     messages: tuple[tuple[str, str], ...] | None = None
-    generation: Generation | None = None
+    generation: GenerationSettings | None = None
     # Items sharing a unit count once for --limit (MT-Bench: the answers to one question).
     unit: Any = None
 
@@ -120,11 +127,12 @@ class Task:
     build: Callable[[DataRoot, BuildContext], list[Item]]
     metrics: tuple[str, ...]
     column: Column
-    generation: Generation | None = None
+    generation: GenerationSettings | None = None
     # Output clean-up applied to every generated text (None: the raw text is the prediction).
     extract: Callable[[str], Any] | None = None
-    # Full override: (item, texts, loglikelihoods) -> prediction, for tasks that need both kinds.
-    predict: Callable[[Item, list[str] | None, list[float] | None], Any] | None = None
+    # Full override: (item, its responses) -> prediction, for tasks that need more than the texts
+    # (texts and log-likelihoods together, judgments).
+    predict: Callable[[Item, ItemResponses], Any] | None = None
     # Batch step over all predictions before the metrics (code execution): (items, predictions) -> predictions.
     execute: Callable[[list[Item], list[Any]], list[Any]] | None = None
     # Named groups of subtasks reported as micro-averages (MMLU/JMMLU categories).

@@ -101,13 +101,18 @@ def examples(data: DataRoot, subtask: str) -> list[dict]:
         return [{"input": example["input"], "target": example["target"]} for example in read_json(path)["examples"]]
 
 
+def question(exemplars: str):
+    """doc -> the chain-of-thought question after one subtask's exemplars (bound to them, not to a loop)."""
+    return lambda doc: lmeval.jinja(f"{exemplars}\n\nQ: {doc['input']}\nA: Let's think step by step.\n")
+
+
 def build(data: DataRoot, context: BuildContext):
     items = []
     for subtask in SUBTASKS:
         description, exemplars = cot_prompt(data, subtask)
         items += lmeval.generation_items(
             examples(data, subtask),
-            text=lambda doc: lmeval.jinja(f"{exemplars}\n\nQ: {doc['input']}\nA: Let's think step by step.\n"),
+            text=question(exemplars),
             gold=lambda doc: doc["target"],
             description=lmeval.jinja(description + "\n\n"),
             subtask=subtask,

@@ -7,7 +7,7 @@ answer; single-answer grading of each turn (swallow_eval/judge.py); card value =
 
 from swallow_eval import judge
 from swallow_eval.data import DataFile, DataRoot, read_jsonl, row_errors
-from swallow_eval.task import FASTCHAT, BuildContext, Column, Generation, Item, Task
+from swallow_eval.task import FASTCHAT, BuildContext, Column, GenerationSettings, Item, Task
 
 BASE = ("https://raw.githubusercontent.com/swallow-llm/swallow-evaluation/57c4ecdf989f708a54e84235621a6afdbcc28ddb/"
         "fastchat/fastchat/llm_judge/data/japanese_mt_bench")
@@ -49,8 +49,9 @@ def build(data: DataRoot, context: BuildContext) -> list[Item]:
                 messages=(("system", SYSTEM), ("user", turns[0])),
                 unit=question_id,
                 # gen_model_answer.py: torch.manual_seed(choice); top_p/top_k from the model's config.
-                generation=Generation(max_new_tokens=MAX_NEW_TOKENS, temperature=temperature if sampled else 0.0,
-                                      top_p=None, top_k=None, seed=choice if sampled else None),
+                generation=GenerationSettings(max_new_tokens=MAX_NEW_TOKENS,
+                                              temperature=temperature if sampled else 0.0,
+                                              top_p=None, top_k=None, seed=choice if sampled else None),
                 meta={"turns": turns, "reference": references.get(question_id)},
             ))
     return items
@@ -82,8 +83,9 @@ TASK = Task(
     build=build,
     metrics=("mt_bench_score", "mt_bench_unparsed", "ja_char_ratio"),
     column=Column("jmt_avg", "JMT Avg", "mt_bench_score", "judge score / 10", divisor=10),
-    generation=Generation(max_new_tokens=MAX_NEW_TOKENS),
+    generation=GenerationSettings(max_new_tokens=MAX_NEW_TOKENS),
     next_turn=next_turn,
     judge=judge_conversations,
+    predict=judge.prediction,
     description="80 two-turn questions, 8 categories, judged 1-10 per turn (swallow-evaluation's Japanese MT-Bench).",
 )

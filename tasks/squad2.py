@@ -13,6 +13,7 @@ from math import exp
 from swallow_eval.data import DataFile, DataRoot, read_json, row_errors
 from swallow_eval.errors import UserError
 from swallow_eval.families import lmeval
+from swallow_eval.pipeline import ItemResponses
 from swallow_eval.task import LM_EVAL, BuildContext, Column, Item, Task
 
 URL = "https://rajpurkar.github.io/SQuAD-explorer/dataset"
@@ -58,8 +59,9 @@ def build(data: DataRoot, context: BuildContext):
     )
 
 
-def predict(item: Item, texts: list[str], loglikelihoods: list[float]) -> dict:
+def predict(item: Item, responses: ItemResponses) -> dict:
     """The raw continuation (leading space kept) and exp(log p(" unanswerable" | prompt))."""
+    texts, loglikelihoods = responses.texts, responses.loglikelihoods
     if not texts or not loglikelihoods:
         raise UserError(f"squad2 item {item.index}: needs both the generated output and the log-likelihood "
                         "of \" unanswerable\"")

@@ -17,6 +17,38 @@ SHARED_DATA = next((Path(c) for c in _CANDIDATES if c and (Path(c) / "README.md"
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
+_validated: set[tuple[str, float]] = set()
+
+
+@pytest.fixture(autouse=True)
+def _results_match_the_schema(tmp_path_factory):
+    """Every results.json (and its samples files) a test writes is checked against the shipped JSON Schemas.
+
+    Hand-written first-release files (no `schema_version`) and refusal tests (another version) are left out.
+    """
+    yield
+    import jsonschema
+
+    from swallow_eval.schema import SCHEMA_VERSION, json_schema
+
+    for folder, _, names in os.walk(tmp_path_factory.getbasetemp()):
+        if "results.json" not in names:
+            continue
+        path = Path(folder) / "results.json"
+        key = (str(path), path.stat().st_mtime)
+        if key in _validated:
+            continue
+        _validated.add(key)
+        payload = json.loads(path.read_text(encoding="utf-8"))
+        if payload.get("schema_version") != SCHEMA_VERSION:
+            continue
+        jsonschema.validate(payload, json_schema("results"), cls=jsonschema.Draft202012Validator)
+        sample_schema = json_schema("sample")
+        for samples in sorted((path.parent / "samples").glob("*.jsonl")):
+            for line in samples.read_text(encoding="utf-8").splitlines():
+                jsonschema.validate(json.loads(line), sample_schema, cls=jsonschema.Draft202012Validator)
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     if not (SHARED_DATA / "README.md").is_file():
@@ -57,6 +89,20 @@ def cli(*args: str, env: dict | None = None, check: bool = True, cwd: Path | Non
     if check and result.returncode != 0:
         raise AssertionError(f"swallow-eval {' '.join(args)} failed ({result.returncode}):\n{result.stderr}")
     return result
+
+
+def run_api(output_dir: Path, **options):
+    """`swallow-eval run --model proxy:gemma3-270m --no-cache --no-progress` in-process, through
+    `swallow_eval.evaluate` (for tests that need the pipeline, not the command line's contract)."""
+    from swallow_eval import RunConfig, evaluate
+
+    options = {"model": "proxy:gemma3-270m", "no_cache": True, "progress": False, **options}
+    return evaluate(RunConfig(output_dir=output_dir, **options))
+
+
+def best_choice(answers: dict, start: int, count: int) -> int:
+    """The position of the highest log-likelihood among `count` answer options from `start` (first maximum)."""
+    return max(range(start, start + count), key=lambda i: answers[i].logprob)
 
 
 def jsonl(text: str) -> list[dict]:

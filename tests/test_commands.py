@@ -1,14 +1,13 @@
 """The CLI contract of `tasks`, `prompts`, `score`, `metric` and `data download`."""
 
 import functools
-import hashlib
 import http.server
 import json
 import threading
 
 import pytest
 
-from conftest import FIXTURES, cli, jsonl
+from conftest import cli, jsonl
 
 
 def test_tasks_lists_columns():

@@ -12,7 +12,7 @@ import pytest
 
 from conftest import cli
 from swallow_eval import metrics
-from swallow_eval.compare import compare, mcnemar_exact, to_text
+from swallow_eval.compare import compare_runs as compare, mcnemar_exact, to_text
 from swallow_eval.errors import UserError
 from swallow_eval.metrics import Metric, MetricContext, MetricResult
 from swallow_eval.pipeline import ItemResponses, prepare

@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from conftest import cli
+from conftest import cli, run_api
 
 pytestmark = pytest.mark.model
 
@@ -28,8 +28,7 @@ JHUMANEVAL = [
 
 def test_jhumaneval_first_problem(shared_data, tmp_path):
     out = tmp_path / "results"
-    cli("run", "--tasks", "jhumaneval", "--model", "proxy:gemma3-270m", "--data-dir", str(shared_data),
-        "--limit", "1", "--output-dir", str(out), "--no-cache", "--no-progress")
+    run_api(out, tasks="jhumaneval", data_dir=shared_data, limit=1)
     (results_file,) = out.glob("gemma3-270m/*/results.json")
     results = json.loads(results_file.read_text())
     samples = results_file.parent / "samples" / "jhumaneval.jsonl"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FIXTURES, cli
+from conftest import FIXTURES, run_api
 
 pytestmark = pytest.mark.model
 
@@ -53,9 +53,7 @@ def run(tmp_path_factory, shared_data):
     for name, text in DERIVED_TASKS.items():
         (tasks / name).write_text(text)
     out = root / "results"
-    cli("run", "--tasks", "triviaqa,squad2,gsm8k,math500_short,bbh_pair", "--tasks-dir", str(tasks),
-        "--model", "proxy:gemma3-270m", "--data-dir", str(data), "--limit", "5", "--output-dir", str(out),
-        "--no-cache", "--no-progress")
+    run_api(out, tasks="triviaqa,squad2,gsm8k,math500_short,bbh_pair", tasks_dirs=(tasks,), data_dir=data, limit=5)
     (results,) = out.glob("gemma3-270m/*/results.json")
     return results.parent
 

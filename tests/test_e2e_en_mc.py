@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from conftest import FIXTURES, cli
+from conftest import FIXTURES, run_api
 
 pytestmark = pytest.mark.model
 
@@ -80,8 +80,7 @@ def data_folder(root, shared_data):
 def test_four_tasks_five_items_each(shared_data, tmp_path):
     data = data_folder(tmp_path / "data", shared_data)
     out = tmp_path / "results"
-    cli("run", "--tasks", "openbookqa,hellaswag,xwinograd_en,mmlu", "--model", "proxy:gemma3-270m",
-        "--data-dir", str(data), "--limit", "5", "--output-dir", str(out), "--no-cache", "--no-progress")
+    run_api(out, tasks="openbookqa,hellaswag,xwinograd_en,mmlu", data_dir=data, limit=5)
     (run,) = out.glob("gemma3-270m/*/results.json")
     results = json.loads(run.read_text())
     assert results["requests"] == {"total": 82, "distinct": 82, "cached": 0, "computed": 82}

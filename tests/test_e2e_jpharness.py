@@ -10,8 +10,8 @@ import shutil
 
 import pytest
 
-from conftest import FIXTURES, cli
-from swallow_eval.requests import GenerateRequest
+from conftest import FIXTURES, run_api
+from swallow_eval.requests import GenerateRequest, GenerationSettings
 
 pytestmark = pytest.mark.model
 
@@ -26,8 +26,7 @@ def jp_run(shared_data, tmp_path_factory):
         os.symlink(shared_data / benchmark, data / benchmark)
     shutil.copytree(FIXTURES / "xlsum_ja", data / "xlsum_ja", ignore=shutil.ignore_patterns("README.md"))
     out = root / "results"
-    cli("run", "--tasks", "mgsm_ja,wmt20_en_ja,wmt20_ja_en,xlsum_ja", "--model", "proxy:gemma3-270m",
-        "--data-dir", str(data), "--limit", "1", "--output-dir", str(out), "--no-cache", "--no-progress")
+    run_api(out, tasks="mgsm_ja,wmt20_en_ja,wmt20_ja_en,xlsum_ja", data_dir=data, limit=1)
     (results,) = out.glob("gemma3-270m/*/results.json")
     samples = {path.stem: [json.loads(line) for line in path.read_text().splitlines()]
                for path in (results.parent / "samples").glob("*.jsonl")}
@@ -76,7 +75,7 @@ def test_scores_card_and_provenance(jp_run):
 def test_prompt_token_cap_keeps_the_last_tokens(hf_backend):
     """max_prompt_tokens: the JP harness's `input_ids[:, -(4096 - 256):]`, here with a cap of 12."""
     story = "\nThe river flows past the old mill, where children play every summer afternoon."
-    requests = [GenerateRequest(head + story, max_new_tokens=3, max_prompt_tokens=12)
+    requests = [GenerateRequest(head + story, GenerationSettings(3, max_prompt_tokens=12))
                 for head in ("Chapter one.", "A completely different and much longer opening line.")]
     responses = dict(pair for batch in hf_backend.generate(requests) for pair in batch)
     first, second = responses[0], responses[1]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, cli
+from conftest import REPO, cli, run_api
 
 pytestmark = pytest.mark.model
 
@@ -27,8 +27,7 @@ def samples(output: Path, task: str) -> list[dict]:
 
 def test_jcommonsenseqa_first_five_items(shared_data, tmp_path):
     out = tmp_path / "results"
-    cli("run", "--tasks", "jcommonsenseqa", "--model", "proxy:gemma3-270m", "--data-dir", str(shared_data),
-        "--limit", "5", "--output-dir", str(out), "--no-cache", "--no-progress")
+    run_api(out, tasks="jcommonsenseqa", data_dir=shared_data, limit=5)
     rows = samples(out, "jcommonsenseqa")
     assert [r["outputs"] for r in rows] == [["1"], ["2"], ["1"], ["2"], ["2"]]
     assert [r["target"] for r in rows] == ["2", "2", "0", "0", "0"]
@@ -86,8 +85,7 @@ def llmjp_run(jsquad_data, tmp_path_factory) -> Path:
         (data / name).symlink_to(jsquad_data / name)
     (data / "jmmlu").symlink_to(REPO / "swallow_eval" / "sample_data" / "jmmlu")
     out = tmp_path_factory.mktemp("llmjp-results")
-    cli("run", "--tasks", "jemhopqa,niilc,jsquad,jmmlu", "--model", "proxy:gemma3-270m", "--data-dir", str(data),
-        "--limit", "5", "--output-dir", str(out), "--no-cache", "--no-progress")
+    run_api(out, tasks="jemhopqa,niilc,jsquad,jmmlu", data_dir=data, limit=5)
     return out
 
 

@@ -5,7 +5,7 @@ import torch
 
 from swallow_eval.backends.base import encode_pair
 from swallow_eval.backends.hf import HFBackend
-from swallow_eval.requests import GenerateRequest, LoglikelihoodRequest
+from swallow_eval.requests import GenerateRequest, GenerationSettings, LoglikelihoodRequest
 
 pytestmark = pytest.mark.model
 
@@ -58,7 +58,7 @@ def test_shared_context_longer_than_sliding_window(hf_backend):
 
 def test_is_greedy_flag(hf_backend):
     context = "One, two, three, four,"
-    probe = collect(hf_backend.generate([GenerateRequest(context, max_new_tokens=2, add_bos=True)]))[0].texts[0]
+    probe = collect(hf_backend.generate([GenerateRequest(context, GenerationSettings(2), add_bos=True)]))[0].texts[0]
     first_word = probe.split(",")[0]
     got = collect(hf_backend.loglikelihood([
         LoglikelihoodRequest(context, first_word, add_bos=True),
@@ -69,7 +69,7 @@ def test_is_greedy_flag(hf_backend):
 
 def test_greedy_generation_is_batch_invariant_and_stops(hf_backend, proxy_model):
     prompts = [STORY, "Question: What is 2 + 3?\nAnswer:", "def add(a, b):\n", "日本の首都は"]
-    requests = [GenerateRequest(p, max_new_tokens=24, stop=("\n",), add_bos=True) for p in prompts]
+    requests = [GenerateRequest(p, GenerationSettings(24, stop=("\n",)), add_bos=True) for p in prompts]
     batched = collect(hf_backend.generate(requests))
     single = HFBackend(proxy_model, batch_size=1)
     one_by_one = collect(single.generate(requests))
@@ -80,8 +80,8 @@ def test_greedy_generation_is_batch_invariant_and_stops(hf_backend, proxy_model)
 
 
 def test_sampling_is_seeded_and_respects_total_length(hf_backend):
-    request = GenerateRequest("def fib(n):\n", max_new_tokens=1024, n=3, temperature=0.8, top_p=0.95, seed=0,
-                              add_bos=True, max_total_tokens=12)
+    request = GenerateRequest("def fib(n):\n", GenerationSettings(1024, n=3, temperature=0.8, top_p=0.95, seed=0,
+                                                                  max_total_tokens=12), add_bos=True)
     first = collect(hf_backend.generate([request]))[0]
     again = collect(hf_backend.generate([request]))[0]
     assert first == again

@@ -10,6 +10,8 @@ import os
 import pytest
 import torch
 
+from conftest import best_choice
+
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
 PROMPTS = ["The capital of France is", "One, two, three,", "Question: What is 2 + 3?\nAnswer:", "def add(a, b):\n"]
@@ -45,7 +47,7 @@ def collect(batches) -> dict:
 
 def test_gpu_fp32_gives_the_cpu_results(random_model):
     from swallow_eval.backends.hf import HFBackend
-    from swallow_eval.requests import GenerateRequest, LoglikelihoodRequest
+    from swallow_eval.requests import GenerateRequest, GenerationSettings, LoglikelihoodRequest
 
     gpu = HFBackend(random_model, device="cuda", dtype="float32", batch_size=3)
     cpu = HFBackend(random_model, device="cpu", dtype="float32", batch_size=3)
@@ -58,11 +60,13 @@ def test_gpu_fp32_gives_the_cpu_results(random_model):
         assert on_gpu[i].logprob == pytest.approx(on_cpu[i].logprob, rel=1e-4, abs=1e-3)
         assert on_gpu[i].is_greedy == on_cpu[i].is_greedy
     for start in range(0, len(scored), len(CHOICES)):
-        best = lambda answers: max(range(start, start + len(CHOICES)), key=lambda i: answers[i].logprob)
-        assert best(on_gpu) == best(on_cpu)
+        assert best_choice(on_gpu, start, len(CHOICES)) == best_choice(on_cpu, start, len(CHOICES))
 
-    generated = [GenerateRequest(p, max_new_tokens=12, stop=("\n\n",), add_bos=True) for p in PROMPTS]
-    texts = lambda backend: {i: g.texts for i, g in collect(backend.generate(generated)).items()}
+    generated = [GenerateRequest(p, GenerationSettings(12, stop=("\n\n",)), add_bos=True) for p in PROMPTS]
+
+    def texts(backend):
+        return {i: g.texts for i, g in collect(backend.generate(generated)).items()}
+
     assert texts(gpu) == texts(cpu)
     gpu.close()
     cpu.close()
@@ -70,15 +74,15 @@ def test_gpu_fp32_gives_the_cpu_results(random_model):
 
 def test_gpu_default_dtype_runs(random_model):
     from swallow_eval.backends.hf import HFBackend
-    from swallow_eval.requests import GenerateRequest, LoglikelihoodRequest
+    from swallow_eval.requests import GenerateRequest, GenerationSettings, LoglikelihoodRequest
 
     backend = HFBackend(random_model, batch_size=4)  # cuda, dtype "auto": the checkpoint's (fp32 here)
     assert backend.identity()["device"] == "cuda" and backend.dtype == "auto"
     bf16 = HFBackend(random_model, dtype="bfloat16", batch_size=4)
     scored = collect(bf16.loglikelihood([LoglikelihoodRequest(p, " Paris", add_bos=True) for p in PROMPTS]))
     assert all(torch.isfinite(torch.tensor(s.logprob)) and s.logprob < 0 for s in scored.values())
-    outputs = collect(bf16.generate([GenerateRequest(p, max_new_tokens=5, n=2, temperature=0.7, seed=1, add_bos=True)
-                                     for p in PROMPTS]))
+    settings = GenerationSettings(5, n=2, temperature=0.7, seed=1)
+    outputs = collect(bf16.generate([GenerateRequest(p, settings, add_bos=True) for p in PROMPTS]))
     assert all(len(g.texts) == 2 for g in outputs.values())
     backend.close()
     bf16.close()

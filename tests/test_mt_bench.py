@@ -54,7 +54,10 @@ def test_score_averages_per_answer_choice_and_excludes_unparsed():
     references = [{"question_id": q, "category": c, "choice": k}
                   for q, c in ((1, "coding"), (11, "extraction")) for k in (0, 1)]
     predictions = [{"answers": ["a", "b"], "ratings": r} for r in ([8, 6], [-1, 4], [10, 10], [2, -1])]
-    compute = lambda name: metrics.get(name).compute(predictions, references, MetricContext())
+
+    def compute(name):
+        return metrics.get(name).compute(predictions, references, MetricContext())
+
     # choice 0 rows: 8, 6, 10, 10 -> 8.5; choice 1 rows: 4, 2 (two -1 excluded) -> 3.0
     score = compute("mt_bench_score")
     assert score.score == pytest.approx((8.5 + 3.0) / 2)

@@ -19,12 +19,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, cli
+from conftest import REPO, best_choice, cli
 from fault_proxy import FaultProxy
 from swallow_eval.backends.base import encode_pair
 from swallow_eval.errors import UserError
 from swallow_eval.openai_client import OpenAIClient
-from swallow_eval.requests import GenerateRequest, LoglikelihoodRequest
+from swallow_eval.requests import GenerateRequest, GenerationSettings, LoglikelihoodRequest
 
 pytestmark = [pytest.mark.model, pytest.mark.server]
 
@@ -76,7 +76,8 @@ def llama_server(tmp_path_factory):
         except UserError:
             if server.poll() is not None or time.time() > deadline:
                 server.kill()
-                raise AssertionError("llama_cpp.server did not start:\n" + (folder / "server.log").read_text()[-3000:])
+                raise AssertionError("llama_cpp.server did not start:\n"
+                                     + (folder / "server.log").read_text()[-3000:]) from None
             time.sleep(0.5)
     yield url
     server.terminate()
@@ -108,7 +109,7 @@ def test_greedy_generation_is_what_echo_scoring_calls_greedy(server_backend):
     """Alignment check of the echo path (text prompts): the server's own greedy continuation must
     score as greedy, token for token, with as many tokens as lm-eval's pair encoding finds locally;
     another continuation must not."""
-    requests = [GenerateRequest(p, max_new_tokens=8, stop=("\n",), add_bos=True) for p in PROMPTS]
+    requests = [GenerateRequest(p, GenerationSettings(8, stop=("\n",)), add_bos=True) for p in PROMPTS]
     first, again = collect(server_backend.generate(requests)), collect(server_backend.generate(requests))
     assert first == again
     texts = [first[i].texts[0] for i in range(len(PROMPTS))]
@@ -133,8 +134,7 @@ def test_decisions_agree_with_the_fp32_hf_backend(server_backend, hf_backend):
     requests = [LoglikelihoodRequest(c, x, add_bos=True) for c, choices in items for x in choices]
     server, hf = collect(server_backend.loglikelihood(requests)), collect(hf_backend.loglikelihood(requests))
     for start in range(0, len(requests), 3):
-        best = lambda answers: max(range(start, start + 3), key=lambda i: answers[i].logprob)
-        assert best(server) == best(hf) == start
+        assert best_choice(server, start, 3) == best_choice(hf, start, 3) == start
     for i in range(len(requests)):
         assert server[i].logprob == pytest.approx(hf[i].logprob, abs=1.0)
 
@@ -217,13 +217,15 @@ def test_cli_run_interrupted_mid_way_resumes_from_the_cache(llama_server, shared
     proxy = FaultProxy(upstream, port=port)  # the same URL again: it is part of the cache key
     try:
         resumed = cli(*args, "--cache", str(cache), "--output-dir", str(tmp_path / "b"))
-        fresh = cli(*args, "--no-cache", "--output-dir", str(tmp_path / "c"))
+        cli(*args, "--no-cache", "--output-dir", str(tmp_path / "c"))
     finally:
         proxy.close()
     served = int(resumed.stderr.split(" served from the cache")[0].rsplit(", ", 1)[1])
     assert 3 <= served < 8
     assert proxy.actions["ok"] == (8 - served) + 8 + 2  # the missing ones, the fresh run, 2 x GET /models
-    samples = lambda out: (next(out.glob("*/*/samples/jcommonsenseqa.jsonl"))).read_text()
+    def samples(out):
+        return next(out.glob("*/*/samples/jcommonsenseqa.jsonl")).read_text()
+
     assert samples(tmp_path / "b") == samples(tmp_path / "c")
     written = "".join(f.read_text() for f in tmp_path.rglob("*.json*")) + interrupted_log + resumed.stderr
     assert API_KEY not in written

@@ -8,7 +8,7 @@ import pytest
 from swallow_eval.cache import ResponseCache
 from swallow_eval.errors import UserError
 from swallow_eval.pipeline import PreparedTask, execute, item_requests, limit_items
-from swallow_eval.requests import Generation, GenerateRequest, Loglikelihood, LoglikelihoodRequest
+from swallow_eval.requests import Generation, GenerateRequest, GenerationSettings, Loglikelihood, LoglikelihoodRequest
 from swallow_eval.task import Item, load_registry
 
 
@@ -37,7 +37,7 @@ def test_limit_is_per_subtask():
 def test_requests_of_an_item():
     task = load_registry()["jcommonsenseqa"]
     (request,) = item_requests(task, Item(0, "2", prompt="P"), add_bos=True)
-    assert request == GenerateRequest("P", max_new_tokens=1, stop=("\n\n",), add_bos=True)
+    assert request == GenerateRequest("P", GenerationSettings(1, stop=("\n\n",)), add_bos=True)
     mc_task = dataclasses.replace(task, generation=None)
     requests = item_requests(mc_task, Item(0, 1, choices=[("C", " a"), ("C", " b")]), add_bos=False)
     assert requests == [LoglikelihoodRequest("C", " a"), LoglikelihoodRequest("C", " b")]
@@ -60,7 +60,7 @@ def test_identical_requests_of_two_tasks_are_sent_once(tmp_path):
 
 
 def test_cache_is_keyed_by_model_and_settings(tmp_path):
-    request = GenerateRequest("p", max_new_tokens=1)
+    request = GenerateRequest("p", GenerationSettings(1))
     ResponseCache(tmp_path / "c.sqlite", {"model": "a"}).put_many([(request, Generation(("x",), 1, 1))])
     assert ResponseCache(tmp_path / "c.sqlite", {"model": "a"}).get_many([request])[0].texts == ("x",)
     assert ResponseCache(tmp_path / "c.sqlite", {"model": "b"}).get_many([request]) == {}
@@ -70,7 +70,7 @@ def test_cache_is_keyed_by_model_and_settings(tmp_path):
 def test_corrupt_cache_entry_and_file_are_errors(tmp_path):
     path = tmp_path / "c.sqlite"
     cache = ResponseCache(path, {"model": "a"})
-    request = GenerateRequest("p", max_new_tokens=1)
+    request = GenerateRequest("p", GenerationSettings(1))
     cache.put_many([(request, Generation(("x",), 1, 1))])
     with sqlite3.connect(path) as db:
         db.execute("UPDATE responses SET value = '{broken'")

@@ -8,7 +8,6 @@ import torch
 
 from conftest import cli
 from swallow_eval.backends.hf import HFBackend, _Row
-from swallow_eval.backends.base import loglikelihood_ids
 from swallow_eval.pipeline import item_requests, prepare
 from swallow_eval.plan import Counts, duration, make_plan
 from swallow_eval.prefix import distinct_prefix_tokens
@@ -67,8 +66,8 @@ def monkeypatch_module():
 def backend_ids(backend: HFBackend, request) -> tuple[list[int], int]:
     """What the hf backend feeds the model for a request, and how many tokens it may generate."""
     if isinstance(request, GenerateRequest):
-        return backend._prompt_ids(request)
-    context, continuation = loglikelihood_ids(backend._encode, request, backend.bos_id, backend.eos_id)
+        return backend._prompt_ids(request, backend.max_length)
+    context, continuation = backend._loglikelihood_ids(request)
     return list(backend._truncate(_Row(context + continuation[:-1], [])).ids), 0
 
 
@@ -90,7 +89,7 @@ def test_counts_equal_pipeline_and_hf_backend(shared_data, weightless_hf):
             items=len(p.items), requests=len(requests), distinct_requests=len(distinct),
             prompt_tokens=sum(len(ids) for ids, _ in sized),
             distinct_prompt_tokens=trie_nodes([ids for ids, _ in sized]),
-            max_new_tokens=sum(max_new * getattr(r, "n", 0) for r, (_, max_new) in zip(distinct, sized)),
+            max_new_tokens=sum(max_new * (r.settings.n if isinstance(r, GenerateRequest) else 0) for r, (_, max_new) in zip(distinct, sized)),
         ), name
     by_name = {row.name: row.counts for row in plan.tasks}
     assert by_name["mmlu"].requests == 4 * by_name["mmlu"].items  # four choices, one shared context each

@@ -1,7 +1,6 @@
 """Golden prompts of the JP harness tasks (ja-tasks.md §4-7): MGSM and WMT20 on the real data, XL-Sum on
 the hand-written fixture (the real mkshing/xlsum_ja files are not in ../shared/data)."""
 
-import json
 import shutil
 import tarfile
 

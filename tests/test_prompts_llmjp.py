@@ -216,13 +216,13 @@ def test_jmmlu_split_matches_the_reference(shared_data):
 
 def test_generation_settings_and_card_columns():
     """max_new_tokens = llm-jp-eval's output_length; llm-jp-eval's 4-decimal strings, JMMLU unrounded."""
-    from swallow_eval.task import Generation, load_registry
+    from swallow_eval.task import GenerationSettings, load_registry
 
     registry = load_registry()
     expected = {"jcommonsenseqa": (1, 4, "exact_match"), "jemhopqa": (15, 4, "char_f1"),
                 "niilc": (180, 4, "char_f1"), "jsquad": (25, 4, "char_f1"), "jmmlu": (1, 5, "exact_match")}
     for name, (max_new_tokens, shots, metric) in expected.items():
         task = registry[name]
-        assert task.generation == Generation(max_new_tokens=max_new_tokens, stop=("\n\n",))
+        assert task.generation == GenerationSettings(max_new_tokens=max_new_tokens, stop=("\n\n",))
         assert (task.shots, task.metrics, task.column.key, task.column.metric) == (shots, (metric,), name, metric)
         assert task.column.value(0.123456789) == (0.123456789 if name == "jmmlu" else 0.1235)

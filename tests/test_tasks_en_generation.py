@@ -10,9 +10,9 @@ from conftest import FIXTURES, SHARED_DATA, cli, jsonl
 from swallow_eval.families.lmeval import RandomSampler
 from swallow_eval.metrics import MetricContext
 from swallow_eval.pipeline import ItemResponses, item_requests, prepare
-from swallow_eval.requests import GenerateRequest, LoglikelihoodRequest
+from swallow_eval.requests import GenerateRequest, GenerationSettings, LoglikelihoodRequest
 from swallow_eval.scoring import score_task
-from swallow_eval.task import LM_EVAL, BuildContext, Generation, bos_policy, load_registry
+from swallow_eval.task import LM_EVAL, BuildContext, bos_policy, load_registry
 
 TASKS = ("triviaqa", "squad2", "gsm8k", "math500", "bbh")
 
@@ -24,11 +24,11 @@ def registry():
 
 def test_generation_settings_are_the_references(registry):
     expected = {
-        "triviaqa": Generation(256, ("\n", ".", ",")),
-        "squad2": Generation(256, ("\n",)),
-        "gsm8k": Generation(256, ("Question:", "</s>", "<|im_end|>")),
-        "math500": Generation(2048, ("Problem:", "</s>", "<|im_end|>", "I hope it is correct")),
-        "bbh": Generation(1024, ("</s>", "Q", "\n\n")),
+        "triviaqa": GenerationSettings(256, ("\n", ".", ",")),
+        "squad2": GenerationSettings(256, ("\n",)),
+        "gsm8k": GenerationSettings(256, ("Question:", "</s>", "<|im_end|>")),
+        "math500": GenerationSettings(2048, ("Problem:", "</s>", "<|im_end|>", "I hope it is correct")),
+        "bbh": GenerationSettings(1024, ("</s>", "Q", "\n\n")),
     }
     for name, generation in expected.items():
         task = registry[name]
@@ -59,7 +59,7 @@ def test_squad2_item_asks_for_a_generation_and_the_unanswerable_loglikelihood(re
     task = registry["squad2"]
     items = prepare(task, FIXTURES, 2, BuildContext()).items
     generate, loglikelihood = item_requests(task, items[0], add_bos=False)
-    assert generate == GenerateRequest(items[0].prompt, max_new_tokens=256, stop=("\n",))
+    assert generate == GenerateRequest(items[0].prompt, GenerationSettings(256, stop=("\n",)))
     assert loglikelihood == LoglikelihoodRequest(items[0].prompt, " unanswerable")
     responses = [ItemResponses(texts=[" France"], loglikelihoods=[-2.0]),
                  ItemResponses(texts=[" unanswerable"], loglikelihoods=[-0.1])]

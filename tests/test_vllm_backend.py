@@ -6,6 +6,7 @@ Both backends run fp32 on CPU, so they must agree on every greedy text and every
 log-probabilities differ only by kernel rounding (tolerance below).
 """
 
+import dataclasses
 import gc
 import json
 import os
@@ -19,9 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, cli
+from conftest import REPO, best_choice, cli
 from swallow_eval.pipeline import prepare
-from swallow_eval.requests import GenerateRequest, LoglikelihoodRequest
+from swallow_eval.requests import GenerateRequest, GenerationSettings, LoglikelihoodRequest
 from swallow_eval.task import BuildContext, load_registry
 
 pytestmark = [pytest.mark.model, pytest.mark.vllm]
@@ -55,7 +56,7 @@ def jcommonsenseqa(shared_data, proxy_model):
     task = load_registry()["jcommonsenseqa"]
     items = prepare(task, shared_data, 6, BuildContext(AutoTokenizer.from_pretrained(proxy_model.path))).items
     rows = [json.loads(line) for line in (shared_data / "jcommonsenseqa/valid-v1.1.json").read_text().splitlines()]
-    generate = [GenerateRequest(item.prompt, max_new_tokens=16, stop=("\n\n",), add_bos=True) for item in items]
+    generate = [GenerateRequest(item.prompt, GenerationSettings(16, stop=("\n\n",)), add_bos=True) for item in items]
     score = [LoglikelihoodRequest(item.prompt, continuation, add_bos=True) for item in items
              for continuation in [str(k) for k in range(5)] + [rows[item.index][f"choice{k}"] for k in range(5)]]
     return generate, score
@@ -97,17 +98,17 @@ def test_same_greedy_texts_and_decisions_as_hf(hf_answers, vllm_backend, jcommon
         assert ll_vllm[i].logprob == pytest.approx(ll_hf[i].logprob, abs=LOGPROB_TOLERANCE), score[i]
         assert (ll_vllm[i].is_greedy, ll_vllm[i].tokens) == (ll_hf[i].is_greedy, ll_hf[i].tokens)
     for group in range(0, len(score), 5):  # argmax over the 5 numbers, then over the 5 texts
-        decide = lambda answers: max(range(group, group + 5), key=lambda i: answers[i].logprob)
-        assert decide(ll_vllm) == decide(ll_hf)
+        assert best_choice(ll_vllm, group, 5) == best_choice(ll_hf, group, 5)
 
 
 def test_sampling_is_seeded_and_stops(vllm_backend):
-    request = GenerateRequest("def fib(n):\n", max_new_tokens=24, n=3, temperature=0.8, top_p=0.95, seed=7,
-                              add_bos=True, stop=("\n\n",))
+    request = GenerateRequest("def fib(n):\n", GenerationSettings(24, n=3, temperature=0.8, top_p=0.95, seed=7,
+                                                                  stop=("\n\n",)), add_bos=True)
     first, again = collect(vllm_backend.generate([request]))[0], collect(vllm_backend.generate([request]))[0]
     assert first == again and len(first.texts) == 3
     assert all("\n\n" not in text for text in first.texts)
-    other_seed = collect(vllm_backend.generate([GenerateRequest(**{**request.__dict__, "seed": 8})]))[0]
+    reseeded = dataclasses.replace(request, settings=dataclasses.replace(request.settings, seed=8))
+    other_seed = collect(vllm_backend.generate([reseeded]))[0]
     assert other_seed.texts != first.texts
 
 
@@ -170,7 +171,7 @@ def test_cli_ctrl_c_then_resume_leaves_no_process(shared_data, tmp_path):
         _, rest = run.communicate(timeout=120)
     except subprocess.TimeoutExpired:
         os.killpg(run.pid, signal.SIGKILL)
-        raise AssertionError("the run did not stop within 120 s of Ctrl-C")
+        raise AssertionError("the run did not stop within 120 s of Ctrl-C") from None
     assert run.returncode == 130, rest
     assert "rerun the same command to resume" in rest
     deadline = time.time() + 30

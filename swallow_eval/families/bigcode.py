@@ -13,19 +13,23 @@ from __future__ import annotations
 import os
 import sys
 import time
+from typing import TYPE_CHECKING
 
 from swallow_eval import execution
 from swallow_eval.data import DataFile, DataRoot, read_jsonl, row_errors
 from swallow_eval.errors import UserError
 from swallow_eval.requests import cut_at_stop
-from swallow_eval.task import BIGCODE, BuildContext, Column, Generation, Item, Task
+from swallow_eval.task import BIGCODE, BuildContext, Column, GenerationSettings, Item, Task
+
+if TYPE_CHECKING:
+    from swallow_eval.pipeline import ItemResponses
 
 # GeneralHumanEval.__init__; the tokenizer's EOS is added by the backend (generation.py).
 STOP = ("\nclass", "\ndef", "\n#", "\n@", "\nprint", "\nif", "\n```", "<file_sep>")
 # --n_samples 10 --max_length_generation 1024 (prompt + completion), temperature 0.2, top_p 0.95,
 # top_k 0, set_seed(0) (bigcode_eval/arguments.py, main.py).
-GENERATION = Generation(max_new_tokens=1024, stop=STOP, n=10, temperature=0.2, top_p=0.95, seed=0,
-                        max_total_tokens=1024)
+GENERATION = GenerationSettings(max_new_tokens=1024, stop=STOP, n=10, temperature=0.2, top_p=0.95, seed=0,
+                                max_total_tokens=1024)
 METRICS = ("pass@1", "pass@10", "answer@10")
 
 
@@ -43,10 +47,10 @@ def problems(data: DataRoot, file: DataFile) -> list[Item]:
     return items
 
 
-def programs(item: Item, texts: list[str], _loglikelihoods) -> list[str]:
+def programs(item: Item, responses: ItemResponses) -> list[str]:
     """`prompt + completion cut at the stop strings` (postprocess_generation); cutting again is a
     no-op for a backend's output and needed for completions scored from a file."""
-    return [item.prompt + cut_at_stop(text, STOP) for text in texts]
+    return [item.prompt + cut_at_stop(text, STOP) for text in responses.texts]
 
 
 def execution_settings() -> tuple[execution.Limits, int | None]:

@@ -26,13 +26,13 @@ from typing import Any, Callable
 
 from swallow_eval.data import DataFile, DataRoot
 from swallow_eval.errors import UserError
-from swallow_eval.task import JP_HARNESS, BuildContext, Column, Generation, Item, Task
+from swallow_eval.task import JP_HARNESS, BuildContext, Column, GenerationSettings, Item, Task
 
 SEED = 42
 MAX_LENGTH = 4096  # models/huggingface.py caps max_position_embeddings at 4096 (every card model has >= 4096)
 MAX_GEN_TOKS = 256
 # greedy_until ignores the per-request token limit and stops at the task's strings or EOS.
-GENERATION = Generation(max_new_tokens=MAX_GEN_TOKS, stop=("\n",), max_prompt_tokens=MAX_LENGTH - MAX_GEN_TOKS)
+GENERATION = GenerationSettings(max_new_tokens=MAX_GEN_TOKS, stop=("\n",), max_prompt_tokens=MAX_LENGTH - MAX_GEN_TOKS)
 
 Doc = dict  # documents are compared with `==` when the pool is the test set itself, as in the reference
 

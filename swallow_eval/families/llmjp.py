@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from swallow_eval.data import DataFile, DataRoot
-from swallow_eval.task import LLM_JP_EVAL, BuildContext, Column, Generation, Item, Task
+from swallow_eval.task import LLM_JP_EVAL, BuildContext, Column, GenerationSettings, Item, Task
 
 HEADER = "以下は、タスクを説明する指示と、文脈のある入力の組み合わせです。要求を適切に満たす応答を書きなさい。"
 
@@ -97,7 +97,7 @@ def task(
         metrics=(metric,),
         column=column,
         # No stop sequence in the reference; stopping at "\n\n" cannot change the extracted answer.
-        generation=Generation(max_new_tokens=output_length, stop=("\n\n",)),
+        generation=GenerationSettings(max_new_tokens=output_length, stop=("\n\n",)),
         extract=answer,
         groups=groups or {},
         description=description,

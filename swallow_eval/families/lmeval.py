@@ -11,7 +11,6 @@ its output then goes through the task's filters (regex, remove_whitespace) befor
 from __future__ import annotations
 
 import random
-import random
 import re
 import string
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ import numpy as np
 
 from swallow_eval.data import DataFile, DataRoot
 from swallow_eval.errors import UserError
-from swallow_eval.task import LM_EVAL, BuildContext, Column, Generation, Item, Task
+from swallow_eval.task import LM_EVAL, BuildContext, Column, GenerationSettings, Item, Task
 
 TARGET_DELIMITER = " "
 FEWSHOT_DELIMITER = "\n\n"
@@ -188,10 +187,10 @@ def generation_items(
     return items
 
 
-def generate_until(*until: str, max_gen_toks: int = 256) -> Generation:
+def generate_until(*until: str, max_gen_toks: int = 256) -> GenerationSettings:
     """Greedy generation cut at the `until` strings; the backend also stops at EOS, which lm-eval
     adds to `until` (models/huggingface.py generate_until)."""
-    return Generation(max_new_tokens=max_gen_toks, stop=until)
+    return GenerationSettings(max_new_tokens=max_gen_toks, stop=until)
 
 
 INVALID = "[invalid]"

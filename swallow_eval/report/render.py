@@ -6,6 +6,8 @@ import csv
 import html
 import io
 import json
+import os
+from pathlib import Path
 
 from swallow_eval.errors import UserError, closest
 from swallow_eval.report.layout import Table
@@ -13,6 +15,9 @@ from swallow_eval.report.leaderboard import Row, best_marks
 
 FORMATS = ("md", "csv", "html", "latex", "json")
 PARTIAL_NOTE = "average over the available columns only (--partial-average)"
+PARTIAL_RUN_SIGN = "‡"
+PARTIAL_RUN_NOTE = ("partial run (embedded sample, --limit, or --max-new-tokens below the reference's): "
+                    "n = items evaluated; not comparable with full runs")
 
 Section = tuple[Table, list[Row]]
 
@@ -22,23 +27,52 @@ def check_format(fmt: str) -> None:
         raise UserError(f"--format {fmt}: unknown format{closest(fmt, FORMATS)}; choose from {', '.join(FORMATS)}")
 
 
-def render(sections: list[Section], fmt: str) -> str:
+def render(sections: list[Section], fmt: str, link_base: Path | None = None) -> str:
+    """`link_base`: the folder the HTML page is written to (its links to viewer pages are relative to it)."""
     check_format(fmt)
-    return {"md": markdown, "csv": csv_text, "html": html_page, "latex": latex, "json": json_text}[fmt](sections)
+    if fmt == "html":
+        return html_page(sections, link_base)
+    return {"md": markdown, "csv": csv_text, "latex": latex, "json": json_text}[fmt](sections)
 
 
 def _cells(row: Row) -> list[float | None]:
     return [*row.values, row.average]
 
 
-def _cell_texts(row: Row, best: set[int], missing: str, bold, dagger: str) -> list[str]:
-    """The values of a row as printed: three decimals, the best in `bold`, a partial average daggered."""
+def _cell_texts(row: Row, best: set[int], missing: str, bold, dagger: str, partial_run) -> list[str]:
+    """The values of a row as printed: three decimals, the best in `bold`, a partial average daggered,
+    a partial run's value marked by `partial_run(text, PartialRun)`."""
     texts = []
     for i, value in enumerate(_cells(row)):
         text = _number(value) or missing
         text = bold(text) if i in best else text
+        if i in row.partial:
+            text = partial_run(text, row.partial[i])
         texts.append(text + (dagger if row.average_partial and i == len(row.values) else ""))
     return texts
+
+
+def _partial_runs(sections: list[Section]) -> bool:
+    return any(row.partial for _, rows in sections for row in rows)
+
+
+def partial_run_legend(sections: list[Section]) -> list[str]:
+    """The legend of the partial-run sign: what it means, then per model and reason the columns it marks."""
+    if not _partial_runs(sections):
+        return []
+    included = any(row.partial_included for _, rows in sections for row in rows)
+    rule = ("included in bold-best and averages (--include-partial-runs)" if included
+            else "never bold-best, not averaged with full runs (--include-partial-runs to include them)")
+    columns: dict[tuple[str, str], list[str]] = {}
+    for table, rows in sections:
+        labels = [c.label for c in table.columns] + [table.average.label]
+        for row in rows:
+            for i, run in sorted(row.partial.items()):
+                columns.setdefault((row.model, run.describe()), []).append(labels[i])
+    lines = [f"{PARTIAL_RUN_SIGN} {PARTIAL_RUN_NOTE}; {rule}."]
+    lines += [f"{PARTIAL_RUN_SIGN} {model}, {describe}: {', '.join(dict.fromkeys(cols))}"
+              for (model, describe), cols in columns.items()]
+    return lines
 
 
 def _number(value: float | None) -> str | None:
@@ -64,11 +98,17 @@ def markdown(sections: list[Section]) -> str:
             out.append(line(["", *(c.shots for c in table.columns), ""]))
             out.append(line(["", *(c.metric for c in table.columns), ""]))
         for row, best in zip(rows, best_marks(rows)):
-            out.append(line([row.model, *_cell_texts(row, best, "–", lambda t: f"**{t}**", "†")]))
+            out.append(line([row.model, *_cell_texts(row, best, "–", lambda t: f"**{t}**", "†", _md_partial)]))
         out.append("")
     if _partial(sections):
         out += [f"† {PARTIAL_NOTE}", ""]
+    if _partial_runs(sections):
+        out += [*(f"{legend}  " for legend in partial_run_legend(sections)), ""]
     return "\n".join(out)
+
+
+def _md_partial(text: str, run) -> str:
+    return f"{text}{PARTIAL_RUN_SIGN} {run.short}"
 
 
 # ---- CSV ---------------------------------------------------------------------------------------
@@ -81,11 +121,16 @@ def csv_text(sections: list[Section]) -> str:
     for position, (table, rows) in enumerate(sections):
         if position:
             buffer.write("\n")
-        writer.writerow(["model", *(c.key for c in table.columns), table.average.key])
+        # A partial run's value gets the sign, and the table a last column saying why, per row.
+        partial = any(row.partial for row in rows)
+        keys = [c.key for c in table.columns] + [table.average.key]
+        writer.writerow(["model", *keys, *(["partial_runs"] if partial else [])])
         for row in rows:
-            average = _number(row.average) or ""
-            writer.writerow([row.model, *(_number(v) or "" for v in row.values),
-                             average + ("*" if row.average_partial else "")])
+            cells = [(_number(v) or "") + (PARTIAL_RUN_SIGN if i in row.partial and v is not None else "")
+                     for i, v in enumerate(_cells(row))]
+            cells[-1] += "*" if row.average_partial else ""
+            why = "; ".join(f"{keys[i]} {run.describe()}" for i, run in sorted(row.partial.items()))
+            writer.writerow([row.model, *cells, *([why] if partial else [])])
     return buffer.getvalue()
 
 
@@ -111,11 +156,14 @@ def latex(sections: list[Section]) -> str:
             out.append(" & ".join(["", *(_tex(c.metric) for c in table.columns), ""]) + " \\\\")
         out.append("\\midrule")
         for row, best in zip(rows, best_marks(rows)):
-            cells = _cell_texts(row, best, "--", lambda t: f"\\textbf{{{t}}}", "$^\\dagger$")
+            cells = _cell_texts(row, best, "--", lambda t: f"\\textbf{{{t}}}", "$^\\dagger$",
+                                lambda t, run: f"{t}$^\\ddagger${{\\scriptsize {run.short}}}")
             out.append(" & ".join([_tex(row.model), *cells]) + " \\\\")
         out += ["\\bottomrule", "\\end{tabular}"]
         if any(row.average_partial for row in rows):
             out.append(f"\\par\\smallskip{{\\footnotesize $^\\dagger$ {_tex(PARTIAL_NOTE)}}}")
+        for legend in partial_run_legend([(table, rows)]):
+            out.append(f"\\par{{\\footnotesize $^\\ddagger$ {_tex(legend[2:])}}}")
         out += ["\\end{table}", ""]
     return "\n".join(out)
 
@@ -136,10 +184,14 @@ def json_text(sections: list[Section]) -> str:
             "average": {"key": table.average.key, "label": table.average.label, "computed": table.average_computed},
             "rows": [{"model": row.model, "reference": row.reference,
                       "values": dict(zip(keys[:-1], row.values)), "average": row.average,
-                      "average_partial": row.average_partial, "best": [keys[i] for i in sorted(best)]}
+                      "average_partial": row.average_partial, "best": [keys[i] for i in sorted(best)],
+                      **({"partial_runs": {keys[i]: {"n": run.n, "reasons": list(run.reasons)}
+                                           for i, run in sorted(row.partial.items())},
+                          "partial_runs_included": row.partial_included} if row.partial else {})}
                      for row, best in zip(rows, best_marks(rows))],
         })
-    return json.dumps({"tables": tables}, ensure_ascii=False, indent=2) + "\n"
+    legend = {"partial_run_legend": partial_run_legend(sections)} if _partial_runs(sections) else {}
+    return json.dumps({"tables": tables, **legend}, ensure_ascii=False, indent=2) + "\n"
 
 
 # ---- HTML --------------------------------------------------------------------------------------
@@ -159,6 +211,9 @@ tbody tr.reference td:first-child { color: #555; }
 tbody tr.evaluated { background: #fff8dc; }
 tbody tr:hover { background: #f3f3f3; }
 td.best { font-weight: 700; }
+td.partial-run { color: #7a3d00; background: #fff1e0; }
+td.partial-run small { color: #7a3d00; }
+td a { color: inherit; }
 p.note { color: #555; font-size: 0.9em; }
 """
 
@@ -191,8 +246,16 @@ document.querySelectorAll("table.leaderboard").forEach(function (table) {
 """
 
 
-def html_page(sections: list[Section]) -> str:
-    """One self-contained page: inline style and script, nothing fetched from the network."""
+def _href(view: str, base: Path | None) -> str:
+    """A viewer page "<path>#<task>": relative to the report's folder, else a file:// URI."""
+    path, _, task = view.partition("#")
+    target = os.path.relpath(path, base) if base is not None else Path(path).resolve().as_uri()
+    return f"{target}#{task}"
+
+
+def html_page(sections: list[Section], link_base: Path | None = None) -> str:
+    """One self-contained page: inline style and script, nothing fetched from the network; our runs'
+    cells link to their viewer pages where `swallow-eval view` wrote one."""
     esc = html.escape
     parts = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
              "<title>swallow-eval leaderboard</title>", f"<style>{_STYLE}</style>", "</head>", "<body>",
@@ -212,16 +275,22 @@ def html_page(sections: list[Section]) -> str:
         parts.append("<tbody>")
         for row, best in zip(rows, best_marks(rows)):
             cells = [f'<td>{esc(row.model)}</td>']
-            texts = _cell_texts(row, best, "&ndash;", lambda t: t, "&dagger;")
+            texts = _cell_texts(row, best, "&ndash;", lambda t: t, "&dagger;",
+                                lambda t, run: f"{t}{PARTIAL_RUN_SIGN} <small>{esc(run.short)}</small>")
             for i, (value, text) in enumerate(zip(_cells(row), texts)):
-                css = ' class="best"' if i in best else ""
+                classes = [name for name, on in (("best", i in best), ("partial-run", i in row.partial)) if on]
+                css = f' class="{" ".join(classes)}"' if classes else ""
+                title = f' title="{esc(row.partial[i].describe())}"' if i in row.partial else ""
                 data = "" if value is None else repr(float(value))
-                cells.append(f'<td{css} data-value="{data}">{text}</td>')
+                if i in row.links:
+                    text = f'<a href="{esc(_href(row.links[i], link_base))}">{text}</a>'
+                cells.append(f'<td{css}{title} data-value="{data}">{text}</td>')
             kind = "reference" if row.reference else "evaluated"
             parts.append(f'<tr class="{kind}">' + "".join(cells) + "</tr>")
         parts.append("</tbody>")
         parts.append("</table>")
     if _partial(sections):
         parts.append(f'<p class="note">&dagger; {esc(PARTIAL_NOTE)}</p>')
+    parts += [f'<p class="note partial-run-legend">{esc(line)}</p>' for line in partial_run_legend(sections)]
     parts += [f"<script>{_SCRIPT}</script>", "</body>", "</html>", ""]
     return "\n".join(parts)

@@ -58,6 +58,9 @@ def run(
     output_dir: Path = typer.Option(Path("results"), "--output-dir"),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="hf backend (default 8).",
                                              rich_help_panel=HF),
+    prefix_sharing: Optional[bool] = typer.Option(
+        None, "--prefix-sharing/--no-prefix-sharing", rich_help_panel=HF,
+        help="Compute each shared prompt prefix once (default on; off: every prompt in full)."),
     dtype: Optional[str] = typer.Option(None, "--dtype", help="float32 (CPU default), bfloat16, auto.",
                                         rich_help_panel=LOCAL),
     device: Optional[str] = typer.Option(None, "--device", help="cpu or cuda (default: cuda if available).",
@@ -162,7 +165,8 @@ def run(
     load_started = time.perf_counter()
     template = chat_template.read_text(encoding="utf-8") if chat_template else None
     engine = backends.create(
-        backend, model_ref, dtype=dtype, device=device, batch_size=batch_size, chat_template=template,
+        backend, model_ref, dtype=dtype, device=device, batch_size=batch_size, prefix_sharing=prefix_sharing,
+        chat_template=template,
         tensor_parallel_size=tensor_parallel_size, pipeline_parallel_size=pipeline_parallel_size,
         data_parallel_size=data_parallel_size, max_model_len=max_model_len,
         gpu_memory_utilization=gpu_memory_utilization, enable_prefix_caching=enable_prefix_caching,
@@ -191,6 +195,10 @@ def run(
         if not no_cache:
             response_cache = ResponseCache(cache_path, {"model": model_ref.identity, **engine.identity()})
         answers, stats = execute(prepared, engine, response_cache, show_progress=progress, log=_log)
+        serving = getattr(engine, "stats", dict)()  # results.json "serving": what the backend did
+        for kind, count in serving.get("prompt_tokens", {}).items():
+            if count["requested"]:
+                _log(f"{kind} prompt tokens: {count['requested']} requested, {count['computed']} computed")
     finally:
         engine.close()
     if any(p.task.judge is not None for p in prepared):
@@ -241,6 +249,7 @@ def run(
                     **{f"{k}_s": round(v, 3) for k, v in stats.seconds.items()},
                     "scoring_s": round(time.perf_counter() - scoring_started, 3),
                     "total_s": round(time.perf_counter() - started, 3)},
+        **({"serving": serving} if serving else {}),
     }
     path = write_results(run_dir, payload)
     _print_summary(task_results)

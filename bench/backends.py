@@ -32,7 +32,6 @@ import re
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -311,7 +310,7 @@ def swallow_decisions(out: Path, name: str) -> list:
 def lmeval_decisions(out: Path, name: str) -> list:
     (path,) = out.glob(f"**/*{name}.json*")
     text = path.read_text()
-    rows = json.loads(text) if text.lstrip().startswith("[") else [json.loads(l) for l in text.splitlines() if l]
+    rows = json.loads(text) if text.lstrip().startswith("[") else [json.loads(line) for line in text.splitlines() if line]
     rows.sort(key=lambda r: r["doc_id"])
     if name in GENERATION:
         return [r["resps"][0][0] for r in rows]

@@ -351,6 +351,9 @@ def main() -> None:
     parser.add_argument("--no-lmeval", action="store_true", help="only swallow-eval's runs (and the decode bound)")
     parser.add_argument("--work", type=Path, help="keep the generated tasks and outputs here")
     args = parser.parse_args()
+    # The runs start in the work folder: interpreter paths relative to here must not change meaning.
+    args.lmeval_python = os.path.abspath(args.lmeval_python)
+    args.vllm_python = args.vllm_python and os.path.abspath(args.vllm_python)
 
     from swallow_eval import models
 

@@ -55,10 +55,17 @@ bench: setup
 bench-view: setup
 	$(PY) bench/view_load.py --data-dir $(or $(DATA_DIR),../shared/data)
 
-LMEVAL_PYTHON ?= /work/venv-lmeval/bin/python
-bench-backends: setup
-	$(PY) bench/backends.py --data-dir $(or $(DATA_DIR),../shared/data) --lmeval-python $(LMEVAL_PYTHON) \
+# The peer of bench/backends.py: lm-evaluation-harness 0.4.2 (the Swallow reference version) in its own
+# venv (it pins its own stack; the package never imports it), torch pinned to the CPU build.
+LMEVAL_VENV ?= .venv-lmeval
+$(LMEVAL_VENV)/.installed: constraints-lmeval.txt
+	python3 -m venv $(LMEVAL_VENV)
+	$(LMEVAL_VENV)/bin/python -m pip install -q -c constraints-lmeval.txt torch==2.13.0 lm-eval==0.4.2
+	touch $@
+
+bench-backends: setup $(LMEVAL_VENV)/.installed
+	$(PY) bench/backends.py --data-dir $(or $(DATA_DIR),../shared/data) --lmeval-python $(LMEVAL_VENV)/bin/python \
 		$(if $(wildcard $(VLLM_VENV)/.installed),--vllm-python $(VLLM_VENV)/bin/python)
 
 clean:
-	rm -rf $(VENV) $(VLLM_VENV) $(LLAMACPP_VENV) build *.egg-info
+	rm -rf $(VENV) $(VLLM_VENV) $(LLAMACPP_VENV) $(LMEVAL_VENV) build *.egg-info

@@ -1,16 +1,21 @@
 """P1: swallow-eval against lm-evaluation-harness on the same items, prompts, model and machine.
 
-Usage (from the repository root):
-  python bench/backends.py --data-dir ../shared/data --lmeval-python /work/venv-lmeval/bin/python \
-      [--vllm-python /work/venv-vllm/bin/python] [--xwino 200 --mmlu 200 --gsm8k 50] [--rounds 2]
+Usage (from the repository root; `make bench-backends` builds lm-eval's venv and runs the default):
+  python bench/backends.py --data-dir ../shared/data --lmeval-python .venv-lmeval/bin/python \
+      [--vllm-python .venv-vllm/bin/python] [--mmlu-per-subject 4 --jcqa 100 --gsm8k 30 --xwino 0] [--rounds 2]
 
-Builds XWINO, MMLU (5-shot, first_n dev) and GSM8K (4-shot, Random(1234) over train) prompts from
-the original files following en-tasks.md §2.5-2.7, writes them as a swallow-eval --tasks-dir and an
-lm-eval --include_path that both read the same JSONL (so the prompt bytes are identical), then runs
-both command lines alternately, each run in a fresh process: wall time and peak RSS of the whole
-process tree (vLLM's engine processes included). Prints the figures, the ratios, whether every
-per-item decision (argmax choice, generated text) is identical, and swallow-eval's requests/s,
-tokens/s and the share of the wall time its own code takes (everything but model load and compute).
+The default is the P1 workload: the first 4 MMLU test items of each of the 57 subjects (5-shot,
+first_n dev; 912 log-likelihood requests), the first 100 JCommonsenseQA items (swallow-eval's
+llm-jp-eval prompts, 1 new token) and the first 30 GSM8K items (4-shot, Random(1234) over train,
+up to 256 new tokens), optionally XWINO; prompts follow en-tasks.md §2.5-2.7. They are written as a
+swallow-eval --tasks-dir and an lm-eval --include_path that read the same JSONL (so the prompt bytes
+are identical). Three command lines run alternately, each in a fresh process: lm-eval's hf model,
+swallow-eval's hf backend with --no-prefix-sharing (the path before prefix sharing) and with it
+(the default). Printed: wall time and peak RSS of the whole process tree (vLLM's engine processes
+included), ratios, prompt tokens requested vs computed, whether every per-item decision (argmax
+choice, generated text) is identical, swallow-eval's requests/s and tokens/s, the share of the wall
+time its own code takes; then bench/decode_bound.py: greedy decode tokens/s beside the bound of the
+model's matrix products measured on this machine in the same run.
 
 The XWINO items are rebuilt from the original TSV here for timing only (the task file of the
 xwinograd_en task is the reference for its exact prompts).
@@ -79,13 +84,14 @@ def xwino_items(data: Path, count: int) -> list[dict]:
     return items
 
 
-def mmlu_items(data: Path, count: int) -> list[dict]:
-    subjects = sorted(p.name.removesuffix("_test.csv") for p in (data / "mmlu/test").glob("*_test.csv"))
+def mmlu_items(data: Path, per_subject: int, subjects: int | None = None) -> list[dict]:
+    """The first `per_subject` test items of every subject (of the first `subjects` subjects)."""
+    subjects = sorted(p.name.removesuffix("_test.csv") for p in (data / "mmlu/test").glob("*_test.csv"))[:subjects]
     rows = {s: list(csv.reader(open(data / f"mmlu/test/{s}_test.csv", encoding="utf-8"))) for s in subjects}
+
     def render(r):
         return f"{r[0].strip()}\nA. {r[1]}\nB. {r[2]}\nC. {r[3]}\nD. {r[4]}\nAnswer:"
 
-    per_subject = -(-count // len(subjects))
     items = []
     for subject in subjects:
         dev = list(csv.reader(open(data / f"mmlu/dev/{subject}_dev.csv", encoding="utf-8")))[:5]
@@ -94,10 +100,11 @@ def mmlu_items(data: Path, count: int) -> list[dict]:
         for row in rows[subject][:per_subject]:
             items.append({"contexts": [head + block + render(row)] * 4, "continuations": [" A", " B", " C", " D"],
                           "gold": "ABCD".index(row[5])})
-    return items[:count]
+    return items
 
 
 def gsm8k_items(data: Path, count: int) -> list[dict]:
+
     def read(name):
         return [json.loads(line) for line in open(data / f"gsm8k/{name}.jsonl", encoding="utf-8")]
 
@@ -109,6 +116,15 @@ def gsm8k_items(data: Path, count: int) -> list[dict]:
         block = "".join(f"Question: {s['question']}\nAnswer: {s['answer']}\n\n" for s in shots)
         items.append({"prompt": block + f"Question: {doc['question']}\nAnswer:", "answer": doc["answer"]})
     return items
+
+
+def jcqa_items(data: Path, count: int) -> list[dict]:
+    """swallow-eval's own llm-jp-eval prompts (4 shots from train, the same for every item)."""
+    from swallow_eval.pipeline import prepare
+    from swallow_eval.task import BuildContext, load_registry
+
+    prepared = prepare(load_registry()["jcommonsenseqa"], data, count, BuildContext())
+    return [{"prompt": item.prompt, "answer": str(item.target)} for item in prepared.items]
 
 
 # ---- the two harnesses' task definitions over the same JSONL ---------------------------------------
@@ -215,6 +231,9 @@ class ExactMatch(evaluate.Metric):
 '''
 
 
+GENERATION = {"p1_gsm8k": (256, GSM8K_STOP), "p1_jcqa": (1, ["\n\n"])}  # max new tokens (gsm8k: --max-new-tokens), stop
+
+
 def write_tasks(work: Path, sets: dict[str, list[dict]], max_new: int) -> None:
     (work / "swallow").mkdir(parents=True)
     (work / "lmeval").mkdir()
@@ -224,13 +243,15 @@ def write_tasks(work: Path, sets: dict[str, list[dict]], max_new: int) -> None:
     for name, items in sets.items():
         path = work / f"{name}.jsonl"
         path.write_text("".join(json.dumps(item, ensure_ascii=False) + "\n" for item in items))
-        generate = name.endswith("gsm8k")
+        generate = name in GENERATION
+        tokens, stop = GENERATION.get(name, (0, []))
+        tokens = max_new if name == "p1_gsm8k" else tokens
         template = SWALLOW_GEN_TASK if generate else SWALLOW_MC_TASK
         (work / "swallow" / f"{name}.py").write_text(
-            template.format(path=str(path), name=name, max_new=max_new, stop=tuple(GSM8K_STOP)))
+            template.format(path=str(path), name=name, max_new=tokens, stop=tuple(stop)))
         yaml = LMEVAL_GEN_YAML if generate else LMEVAL_MC_YAML
         (work / "lmeval" / f"{name}.yaml").write_text(
-            yaml.format(path=path, name=name, max_new=max_new, stop=json.dumps(GSM8K_STOP)))
+            yaml.format(path=path, name=name, max_new=tokens, stop=json.dumps(stop, ensure_ascii=False)))
 
 
 # ---- measuring one run -----------------------------------------------------------------------------
@@ -256,12 +277,13 @@ def measure(command: list[str], env: dict, log: Path, cwd: Path) -> tuple[float,
     return wall, peak / 2**20
 
 
-def swallow_command(python: str, work: Path, out: Path, backend: str, names: list[str], args) -> list[str]:
+def swallow_command(python: str, work: Path, out: Path, backend: str, names: list[str], args,
+                    sharing: bool = True) -> list[str]:
     command = [python, "-m", "swallow_eval", "run", "--model", MODEL, "--backend", backend, "--tasks",
                ",".join(names), "--tasks-dir", str(work / "swallow"), "--data-dir", str(work),
                "--output-dir", str(out), "--no-cache", "--no-progress"]
     if backend == "hf":
-        command += ["--batch-size", str(args.batch_size)]
+        command += ["--batch-size", str(args.batch_size)] + ([] if sharing else ["--no-prefix-sharing"])
     else:
         command += ["--max-model-len", "4096", "--enforce-eager"]
     return command
@@ -290,32 +312,56 @@ def lmeval_decisions(out: Path, name: str) -> list:
     text = path.read_text()
     rows = json.loads(text) if text.lstrip().startswith("[") else [json.loads(line) for line in text.splitlines() if line]
     rows.sort(key=lambda r: r["doc_id"])
-    if name.endswith("gsm8k"):
+    if name in GENERATION:
         return [r["resps"][0][0] for r in rows]
     return [max(range(len(r["resps"])), key=lambda k: r["resps"][k][0][0]) for r in rows]
+
+
+def swallow_figures(out: Path, wall: float) -> str:
+    """Prompt tokens, throughput and the harness's own share of the wall time, from results.json."""
+    results = json.loads(next(out.glob("*/*/results.json")).read_text())
+    timing, requests, tokens = results["timings"], results["requests"], results["tokens"]
+    compute = timing.get("loglikelihood_s", 0) + timing.get("generate_s", 0)
+    generate_s = max(timing.get("generate_s", 0), 1e-9)
+    prompt = results.get("serving", {}).get("prompt_tokens", {})
+    counted = ", ".join(f"{kind} prompt tokens {c['requested']} requested / {c['computed']} computed"
+                        for kind, c in prompt.items())
+    harness = wall - compute - timing["model_load_s"]
+    return (f"{counted}; {requests['computed'] / compute:.1f} requests/s, {tokens['generated'] / generate_s:.1f} "
+            f"generated tokens/s in generation ({timing.get('generate_s', 0):.1f} s); model load "
+            f"{timing['model_load_s']:.1f} s, compute {compute:.1f} s, harness {harness:.1f} s = {harness / wall:.1%} "
+            f"of the wall time")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data-dir", type=Path, required=True)
-    parser.add_argument("--lmeval-python", required=True, help="python of a venv with lm-eval 0.4.x")
+    parser.add_argument("--lmeval-python", required=True, help="python of a venv with lm-eval 0.4.2")
     parser.add_argument("--vllm-python", help="python of a venv with vLLM (adds swallow-eval's vllm backend)")
-    parser.add_argument("--xwino", type=int, default=200)
-    parser.add_argument("--mmlu", type=int, default=200)
-    parser.add_argument("--gsm8k", type=int, default=50)
-    parser.add_argument("--max-new-tokens", type=int, default=256)
+    parser.add_argument("--mmlu-per-subject", type=int, default=4)
+    parser.add_argument("--mmlu-subjects", type=int, help="only the first N subjects (a quick check of the bench)")
+    parser.add_argument("--jcqa", type=int, default=100)
+    parser.add_argument("--gsm8k", type=int, default=30)
+    parser.add_argument("--xwino", type=int, default=0)
+    parser.add_argument("--max-new-tokens", type=int, default=256, help="GSM8K's")
     parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--lmeval-batch-size", type=int, default=1, help="lm-eval's hf model: 1 keeps it < 6 GB")
+    parser.add_argument("--lmeval-batch-size", type=int, default=2,
+                        help="lm-eval's hf model: 2 is the largest that fits in 24 GB on P1 (notes/cpu-stack.md)")
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--no-lmeval", action="store_true", help="only swallow-eval's runs (and the decode bound)")
     parser.add_argument("--work", type=Path, help="keep the generated tasks and outputs here")
     args = parser.parse_args()
+    # The runs start in the work folder: interpreter paths relative to here must not change meaning.
+    args.lmeval_python = os.path.abspath(args.lmeval_python)
+    args.vllm_python = args.vllm_python and os.path.abspath(args.vllm_python)
 
     from swallow_eval import models
 
     model_path = models.resolve(MODEL).path
     work = args.work or Path(tempfile.mkdtemp(prefix="p1-"))
-    sets = {"p1_xwino": xwino_items(args.data_dir, args.xwino), "p1_mmlu": mmlu_items(args.data_dir, args.mmlu),
-            "p1_gsm8k": gsm8k_items(args.data_dir, args.gsm8k)}
+    sets = {"p1_xwino": xwino_items(args.data_dir, args.xwino),
+            "p1_mmlu": mmlu_items(args.data_dir, args.mmlu_per_subject, args.mmlu_subjects),
+            "p1_jcqa": jcqa_items(args.data_dir, args.jcqa), "p1_gsm8k": gsm8k_items(args.data_dir, args.gsm8k)}
     sets = {k: v for k, v in sets.items() if v}
     write_tasks(work, sets, args.max_new_tokens)
     names = list(sets)
@@ -323,45 +369,48 @@ def main() -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO), "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1",
            "TOKENIZERS_PARALLELISM": "false", "VLLM_LOGGING_LEVEL": "WARNING"}
     env.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")
-    runs = [("swallow-eval", "hf", lambda out: swallow_command(sys.executable, work, out, "hf", names, args)),
-            ("lm-eval", "hf", lambda out: lmeval_command(args.lmeval_python, work, out, model_path, names, args))]
+    python = sys.executable
+    runs = {"swallow-eval hf --no-prefix-sharing":
+            lambda out: swallow_command(python, work, out, "hf", names, args, sharing=False),
+            "swallow-eval hf": lambda out: swallow_command(python, work, out, "hf", names, args)}
+    if not args.no_lmeval:
+        runs["lm-eval hf"] = lambda out: lmeval_command(args.lmeval_python, work, out, model_path, names, args)
     if args.vllm_python:
-        runs.append(("swallow-eval", "vllm",
-                     lambda out: swallow_command(args.vllm_python, work, out, "vllm", names, args)))
-    figures: dict[tuple[str, str], list[tuple[float, float]]] = {}
+        runs["swallow-eval vllm"] = lambda out: swallow_command(args.vllm_python, work, out, "vllm", names, args)
+    figures: dict[str, list[tuple[float, float]]] = {}
+    folder = {label: label.replace(" ", "_").replace("-", "") for label in runs}
     for round_ in range(args.rounds):
-        for harness, backend, command in runs:  # alternating: load drift hits every harness alike
-            out = work / f"out-{harness}-{backend}-{round_}"
-            wall, peak = measure(command(out), env, work / f"{harness}-{backend}-{round_}.log", work)
-            figures.setdefault((harness, backend), []).append((wall, peak))
-            print(f"round {round_ + 1}: {harness:<12} {backend:<5} {wall:8.1f} s  peak RSS {peak:7.0f} MB", flush=True)
+        for label, command in runs.items():  # alternating: load drift hits every harness alike
+            out = work / f"out-{folder[label]}-{round_}"
+            wall, peak = measure(command(out), env, work / f"{folder[label]}-{round_}.log", work)
+            figures.setdefault(label, []).append((wall, peak))
+            print(f"round {round_ + 1}: {label:<36} {wall:8.1f} s  peak RSS {peak:7.0f} MB", flush=True)
 
-    print(f"\n{'harness':<12} {'backend':<7} {'wall s (best)':>13} {'peak RSS MB':>12} {'vs lm-eval hf':>14}")
-    base_wall = min(w for w, _ in figures[("lm-eval", "hf")])
-    base_rss = max(r for _, r in figures[("lm-eval", "hf")])
-    for (harness, backend), values in figures.items():
-        wall, rss = min(w for w, _ in values), max(r for _, r in values)
-        print(f"{harness:<12} {backend:<7} {wall:>13.1f} {rss:>12.0f} {wall / base_wall:>8.2f}x wall "
-              f"{rss / base_rss:.2f}x RSS")
+    best = {label: (min(w for w, _ in values), max(r for _, r in values)) for label, values in figures.items()}
+    print(f"\n{'run':<36} {'wall s (best)':>13} {'peak RSS MB':>12}   ratios")
+    for label, (wall, rss) in best.items():
+        ratios = [f"{wall / best[base][0]:.2f}x wall {rss / best[base][1]:.2f}x RSS vs {base}"
+                  for base in ("lm-eval hf", "swallow-eval hf --no-prefix-sharing") if base in best and base != label]
+        print(f"{label:<36} {wall:>13.1f} {rss:>12.0f}   {'; '.join(ratios)}")
 
-    reference = {name: lmeval_decisions(work / "out-lm-eval-hf-0", name) for name in names}
-    for harness, backend, _ in runs:
-        if harness == "lm-eval":
+    def decisions(label: str, name: str) -> list:
+        out = work / f"out-{folder[label]}-0"
+        return lmeval_decisions(out, name) if label.startswith("lm-eval") else swallow_decisions(out, name)
+
+    reference = "lm-eval hf" if "lm-eval hf" in runs else "swallow-eval hf --no-prefix-sharing"
+    for label in runs:
+        if label == reference:
             continue
         for name in names:
-            mine = swallow_decisions(work / f"out-{harness}-{backend}-0", name)
-            same = sum(a == b for a, b in zip(mine, reference[name]))
-            print(f"decisions {harness} {backend} vs lm-eval hf, {name}: {same}/{len(mine)} identical")
-        results = json.loads(next((work / f"out-{harness}-{backend}-0").glob("*/*/results.json")).read_text())
-        timing, requests, tokens = results["timings"], results["requests"], results["tokens"]
-        compute = timing.get("loglikelihood_s", 0) + timing.get("generate_s", 0)
-        wall = figures[(harness, backend)][0][0]
-        print(f"{harness} {backend}: {requests['computed'] / compute:.1f} requests/s, "
-              f"{(tokens['prompt'] + tokens['generated']) / max(timing.get('generate_s', 0), 1e-9):.0f} prompt+generated "
-              f"tokens/s in generation, {tokens['generated'] / max(timing.get('generate_s', 0), 1e-9):.1f} generated "
-              f"tokens/s; model load {timing['model_load_s']:.1f} s, compute {compute:.1f} s, harness "
-              f"{wall - compute - timing['model_load_s']:.1f} s = {(wall - compute - timing['model_load_s']) / wall:.1%} "
-              f"of the wall time (imports, prompts, scoring, writing)")
+            mine, theirs = decisions(label, name), decisions(reference, name)
+            same = sum(a == b for a, b in zip(mine, theirs))
+            print(f"decisions {label} vs {reference}, {name}: {same}/{len(mine)} identical")
+    for label in runs:
+        if label.startswith("swallow-eval"):
+            print(f"{label}: {swallow_figures(work / f'out-{folder[label]}-0', figures[label][0][0])}")
+    print("\ndecode against the bound (bench/decode_bound.py, same machine, now):", flush=True)
+    subprocess.run([python, str(REPO / "bench" / "decode_bound.py"), "--batch-size", str(args.batch_size)],
+                   env=env, check=True)
 
 
 if __name__ == "__main__":

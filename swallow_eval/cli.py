@@ -56,6 +56,9 @@ def run(
     output_dir: Path = typer.Option(Path("results"), "--output-dir"),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="hf backend (default 8).",
                                              rich_help_panel=HF),
+    prefix_sharing: Optional[bool] = typer.Option(
+        None, "--prefix-sharing/--no-prefix-sharing", rich_help_panel=HF,
+        help="Compute each shared prompt prefix once (default on; off: every prompt in full)."),
     dtype: Optional[str] = typer.Option(None, "--dtype", help="float32 (CPU default), bfloat16, auto.",
                                         rich_help_panel=LOCAL),
     device: Optional[str] = typer.Option(None, "--device", help="cpu or cuda (default: cuda if available).",
@@ -120,7 +123,8 @@ def run(
     from swallow_eval.runner import BackendOptions, RunConfig, evaluate
 
     options = BackendOptions(
-        batch_size=batch_size, dtype=dtype, device=device, tensor_parallel_size=tensor_parallel_size,
+        batch_size=batch_size, prefix_sharing=prefix_sharing, dtype=dtype, device=device,
+        tensor_parallel_size=tensor_parallel_size,
         pipeline_parallel_size=pipeline_parallel_size, data_parallel_size=data_parallel_size,
         max_model_len=max_model_len, gpu_memory_utilization=gpu_memory_utilization,
         enable_prefix_caching=enable_prefix_caching, distributed_executor_backend=distributed_executor_backend,

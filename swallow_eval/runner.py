@@ -26,6 +26,7 @@ class BackendOptions:
     """Options of the model's backend; None leaves the backend's default (see `swallow-eval run --help`)."""
 
     batch_size: int | None = None  # hf
+    prefix_sharing: bool | None = None
     dtype: str | None = None  # hf, vllm
     device: str | None = None  # hf, vllm
     tensor_parallel_size: int | None = None  # vllm
@@ -109,6 +110,7 @@ def evaluate(config: RunConfig, log: Log | None = None) -> RunResult:
     try:
         prepared = _prepare(config, runnable, engine.info, template, skips)
         answers, stats = _execute(config, prepared, engine, model_ref, log)
+        _log_prompt_tokens(_serving(engine) or {}, log)
     finally:
         engine.close()
     judge_record = _judge(config, prepared, answers, stats, log)
@@ -256,6 +258,13 @@ def _write(run: _Run, load_seconds: float, started: float) -> RunResult:
                               task_results, run.skipped, stats, timings, _serving(run.engine))
     path = write_results(run_dir, payload)
     return RunResult.from_payload(payload, run_dir, path, samples)
+
+
+def _log_prompt_tokens(serving: dict, log: Log) -> None:
+    """Prompt tokens the backend was asked for vs computed (prefix sharing computes shared prefixes once)."""
+    for kind, count in serving.get("prompt_tokens", {}).items():
+        if count["requested"]:
+            log(f"{kind} prompt tokens: {count['requested']} requested, {count['computed']} computed")
 
 
 def _serving(engine) -> dict | None:

@@ -5,10 +5,16 @@ vocabulary that dominates the cost of a small model. Hidden states are gathered 
 that score a continuation and only those go through the head. Choices that share a context with
 single-token continuations (MMLU letters) cost one forward pass; choices that share a context with
 longer continuations reuse the context's KV cache.
+
+With prefix sharing (the default) the requests of a call are grouped by shared token prefix
+(backends/prefix.py): each group's prefix (the few-shot block of a task, the dev questions of an
+MMLU subject) goes through the model once, and only the members' own tokens run against a copy of
+its KV cache. `prefix_sharing=False` is the path without it.
 """
 
 from __future__ import annotations
 
+import copy
 import functools
 from collections import defaultdict
 from dataclasses import dataclass
@@ -17,10 +23,12 @@ from typing import Iterator, Sequence
 import torch
 
 from swallow_eval.backends.base import TokenizingBackend, load_tokenizer
+from swallow_eval.backends.prefix import prefix_groups
 from swallow_eval.errors import UserError
 from swallow_eval.requests import Generation, GenerateRequest, Loglikelihood, LoglikelihoodRequest
 
 LOGIT_ROWS_PER_CHUNK = 64  # rows of vocabulary-sized log-softmax held at once
+MIN_SHARED_PREFIX = 32  # tokens; a shorter shared prefix is not worth a pass of its own
 
 
 @dataclass
@@ -36,7 +44,8 @@ class HFBackend(TokenizingBackend):
     pads_finished = True  # generate() continues finished sequences with padding
 
     def __init__(self, model, dtype: str | None = None, device: str | None = None, batch_size: int = 8,
-                 max_batch_tokens: int = 8192, trust_remote_code: bool = False, chat_template: str | None = None):
+                 max_batch_tokens: int = 8192, trust_remote_code: bool = False, chat_template: str | None = None,
+                 prefix_sharing: bool = True):
         from transformers import AutoModelForCausalLM
 
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -59,12 +68,20 @@ class HFBackend(TokenizingBackend):
         self.model.eval()
         self.batch_size = batch_size
         self.max_batch_tokens = max_batch_tokens
+        self.prefix_sharing = prefix_sharing
+        # Prompt tokens each kind's requests hold vs those that went through the model (stats()).
+        self.prompt_tokens = {kind: {"requested": 0, "computed": 0} for kind in ("loglikelihood", "generate")}
         config = self.model.config
         self._set_tokenizer(model, tokenizer, config, self.model.generation_config, chat_template)
         self.max_length = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
 
     def identity(self) -> dict:
         return self._identity(dtype=self.dtype, device=torch.device(self.device).type)
+
+    def stats(self) -> dict:
+        """Prompt tokens requested (each request's own sequence) vs computed (forward-pass tokens
+        without padding): what sharing contexts and prefixes saved."""
+        return {"prefix_sharing": self.prefix_sharing, "prompt_tokens": copy.deepcopy(self.prompt_tokens)}
 
     def close(self) -> None:
         del self.model
@@ -74,6 +91,7 @@ class HFBackend(TokenizingBackend):
     @torch.inference_mode()
     def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> Iterator[list[tuple[int, Loglikelihood]]]:
         pairs = [self._loglikelihood_ids(request) for request in requests]
+        self.prompt_tokens["loglikelihood"]["requested"] += sum(len(c) + len(t) - 1 for c, t in pairs)
         by_context: dict[tuple, list[int]] = defaultdict(list)
         for index, (context, _) in enumerate(pairs):
             by_context[context].append(index)
@@ -83,11 +101,18 @@ class HFBackend(TokenizingBackend):
             longest = max(len(c) for c in continuations)
             if all(len(c) == 1 for c in continuations):
                 rows.append(_Row(context, [(i, len(context) - 1, c) for i, c in zip(indices, continuations)]))
-            elif len(indices) > 1 and (self.max_length is None or len(context) + longest <= self.max_length):
+            elif (not self.prefix_sharing and len(indices) > 1
+                  and (self.max_length is None or len(context) + longest <= self.max_length)):
                 shared.append((context, indices))
-            else:
+            else:  # with prefix sharing, the rows of one context share it as a prefix
                 for i, c in zip(indices, continuations):
                     rows.append(_Row(context + c[:-1], [(i, len(context) - 1, c)]))
+        if self.prefix_sharing:
+            rows = [self._truncate(row) for row in rows]
+            groups, alone = prefix_groups([row.ids for row in rows], MIN_SHARED_PREFIX)
+            for group in groups:
+                yield from self._score_prefixed([rows[i] for i in group.members], group.length)
+            rows = [rows[i] for i in alone]
         yield from self._score_rows(rows)
         for context, indices in sorted(shared, key=lambda s: -len(s[0])):
             yield self._score_shared(context, [(i, pairs[i][1]) for i in indices])
@@ -95,6 +120,7 @@ class HFBackend(TokenizingBackend):
     def _score_rows(self, rows: list[_Row]) -> Iterator[list[tuple[int, Loglikelihood]]]:
         rows = [self._truncate(row) for row in rows]
         rows.sort(key=lambda row: -len(row.ids))
+        self.prompt_tokens["loglikelihood"]["computed"] += sum(len(row.ids) for row in rows)
         for batch in self._batches(rows, lambda row: len(row.ids)):
             width = len(batch[0].ids)
             ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long)
@@ -112,6 +138,7 @@ class HFBackend(TokenizingBackend):
 
     def _score_shared(self, context: tuple, members: list[tuple[int, tuple]]) -> list[tuple[int, Loglikelihood]]:
         """One forward pass over the shared context, then all continuations against its KV cache."""
+        self.prompt_tokens["loglikelihood"]["computed"] += len(context) + sum(len(t) - 1 for _, t in members)
         out = self.model.base_model(input_ids=torch.tensor([context], device=self.model.device), use_cache=True)
         last = out.last_hidden_state[0, -1:]
         longest = max(len(tokens) for _, tokens in members)
@@ -136,6 +163,43 @@ class HFBackend(TokenizingBackend):
             for b, (index, tokens) in enumerate(members)
         ]
         return self._sum_logprobs(picks)
+
+    def _prefix_cache(self, prefix: Sequence[int]):
+        """The prefix's hidden states and KV cache (batch 1), computed once for a group."""
+        out = self.model.base_model(input_ids=torch.tensor([prefix], device=self.model.device), use_cache=True)
+        return out.last_hidden_state[0], out.past_key_values
+
+    @staticmethod
+    def _expanded(cache, batch: int):
+        """A copy of a batch-1 cache for `batch` rows (the forward pass extends the copy, not the original)."""
+        cache = copy.deepcopy(cache)
+        cache.batch_repeat_interleave(batch)
+        return cache
+
+    def _score_prefixed(self, rows: list[_Row], length: int) -> Iterator[list[tuple[int, Loglikelihood]]]:
+        """Rows sharing their first `length` tokens: the prefix once, then each row's own tokens
+        (right-padded, so positions follow the cache) against a copy of its KV cache."""
+        prefix_hidden, cache = self._prefix_cache(rows[0].ids[:length])
+        rows = sorted(rows, key=lambda row: -len(row.ids))
+        self.prompt_tokens["loglikelihood"]["computed"] += length + sum(len(row.ids) - length for row in rows)
+        for batch in self._batches(rows, lambda row: len(row.ids)):
+            width = len(batch[0].ids) - length
+            ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long)
+            mask = torch.zeros((len(batch), length + width), dtype=torch.long)
+            for b, row in enumerate(batch):
+                ids[b, : len(row.ids) - length] = torch.tensor(row.ids[length:])
+                mask[b, : len(row.ids)] = 1
+            device = self.model.device
+            after = self.model.base_model(
+                input_ids=ids.to(device), attention_mask=mask.to(device),
+                past_key_values=self._expanded(cache, len(batch)),
+                cache_position=torch.arange(length, length + width, device=device), use_cache=True,
+            ).last_hidden_state
+            picks = []
+            for b, row in enumerate(batch):
+                hidden = torch.cat([prefix_hidden, after[b]])
+                picks += [(index, hidden[start : start + len(tokens)], tokens) for index, start, tokens in row.targets]
+            yield self._sum_logprobs(picks)
 
     def _truncate(self, row: _Row) -> _Row:
         """Keep the last max_length tokens (lm-eval's left truncation); positions shift with them."""
@@ -202,6 +266,13 @@ class HFBackend(TokenizingBackend):
             else:
                 sampled.append((index, ids, max_new, request))
         for (max_new, stop), members in greedy.items():
+            self.prompt_tokens["generate"]["requested"] += sum(len(ids) for _, ids in members)
+            if self.prefix_sharing and max_new > 0:
+                groups, alone = prefix_groups([ids for _, ids in members], MIN_SHARED_PREFIX)
+                for group in groups:
+                    yield from self._generate_prefixed([members[i] for i in group.members], group.length, max_new, stop)
+                members = [members[i] for i in alone]
+            self.prompt_tokens["generate"]["computed"] += sum(len(ids) for _, ids in members)
             members.sort(key=lambda m: -len(m[1]))
             for batch in self._batches(members, lambda m: len(m[1]) + max_new):
                 yield self._generate_batch(batch, max_new, stop)
@@ -220,6 +291,33 @@ class HFBackend(TokenizingBackend):
             (index, self._to_generation([output[b, width:].tolist()], len(ids), stop))
             for b, (index, ids) in enumerate(batch)
         ]
+
+    def _generate_prefixed(self, members, length: int, max_new: int, stop) -> Iterator[list[tuple[int, Generation]]]:
+        """Prompts sharing their first `length` tokens: the prefix's KV cache once, then batches of
+        [prefix, padding, own tokens] continuing from copies of it. Positions come from the attention
+        mask (as with left padding); a sliding window counts cache slots, padding included, so where
+        the sequence can outgrow the window a batch holds prompts of one length only (no padding)."""
+        _, cache = self._prefix_cache(members[0][1][:length])
+        self.prompt_tokens["generate"]["computed"] += length + sum(len(ids) - length for _, ids in members)
+        members = sorted(members, key=lambda m: -len(m[1]))
+        window = getattr(self.model.config, "sliding_window", None)
+        runs = [members]
+        if window is not None and len(members[0][1]) + max_new > window:
+            runs = [[m for m in members if len(m[1]) == size] for size in sorted({len(m[1]) for m in members}, reverse=True)]
+        for run in runs:
+            for batch in self._batches(run, lambda m: len(m[1]) + max_new):
+                width = len(batch[0][1])
+                input_ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long)
+                mask = torch.zeros((len(batch), width), dtype=torch.long)
+                input_ids[:, :length] = torch.tensor(batch[0][1][:length])
+                mask[:, :length] = 1
+                for b, (_, ids) in enumerate(batch):
+                    input_ids[b, width - len(ids) + length :] = torch.tensor(ids[length:])
+                    mask[b, width - len(ids) + length :] = 1
+                output = self._run_generate(input_ids, mask, max_new, stop, do_sample=False,
+                                            past_key_values=self._expanded(cache, len(batch)))
+                yield [(index, self._to_generation([output[b, width:].tolist()], len(ids), stop))
+                       for b, (index, ids) in enumerate(batch)]
 
     def _sample(self, ids: list[int], max_new: int, request: GenerateRequest) -> Generation:
         settings = request.settings

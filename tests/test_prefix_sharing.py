@@ -1,0 +1,129 @@
+"""Prefix sharing in the hf backend gives the numbers of the path without it.
+
+The grouping is checked on token sequences; on the proxy model (fp32) both paths answer the requests
+of the end-to-end test sets whose prompts share few-shot prefixes (the same tasks, data and --limit
+as tests/test_e2e_*.py): every log-likelihood within 1e-4 relative, every decision and greedy flag,
+every greedy text and token count equal. The end-to-end tests themselves run with sharing on and
+keep their exact expected outputs, recorded without it.
+"""
+
+import pytest
+
+from conftest import FIXTURES, REPO
+from swallow_eval.backends.prefix import PrefixGroup, prefix_groups
+from swallow_eval.pipeline import item_requests, prepare
+from swallow_eval.task import BuildContext, bos_policy, load_registry
+from test_e2e_en_generation import DERIVED_TASKS
+from test_e2e_en_mc import data_folder
+
+
+def test_groups_take_the_prefix_that_saves_most():
+    shots = tuple(range(100, 140))
+    sequences = [shots + (1, 2), shots + (1, 3), shots + (4,), (7,) * 50, shots[:10] + (9, 9)]
+    groups, alone = prefix_groups(sequences, min_prefix=32)
+    assert groups == [PrefixGroup(40, (0, 1, 2))]
+    assert alone == [3, 4]
+
+
+def test_nested_prefixes_split_where_that_saves_more():
+    head, a, b = tuple(range(40)), tuple(range(200, 300)), tuple(range(400, 500))
+    sequences = [head + a + (1,), head + a + (2,), head + b + (3,), head + b + (4,)]
+    groups, alone = prefix_groups(sequences, min_prefix=32)
+    assert sorted(groups, key=lambda g: g.members) == [PrefixGroup(140, (0, 1)), PrefixGroup(140, (2, 3))]
+    assert alone == []
+
+
+def test_every_member_keeps_a_token_of_its_own():
+    shots = tuple(range(64))
+    groups, alone = prefix_groups([shots, shots + (5,), shots, shots + (5, 6)], min_prefix=32)
+    assert groups == [PrefixGroup(63, (0, 2, 1, 3))]
+    assert not alone
+
+
+def test_short_prefixes_and_singletons_stay_alone():
+    assert prefix_groups([(1, 2, 3), (1, 2, 4)], min_prefix=32) == ([], [0, 1])
+    assert prefix_groups([(1,) * 40 + (2,)], min_prefix=32) == ([], [0])
+    assert prefix_groups([], min_prefix=32) == ([], [])
+
+
+# ---- the proxy model on the end-to-end test sets -------------------------------------------------------
+
+LOGLIKELIHOOD_SETS = ("openbookqa", "hellaswag", "xwinograd_en", "mmlu", "squad2")
+GENERATION_SETS = ("jcommonsenseqa", "jemhopqa", "niilc", "jsquad", "jmmlu", "triviaqa", "math500_short", "bbh_pair")
+
+
+@pytest.fixture(scope="module")
+def e2e_requests(shared_data, jsquad_data, hf_backend, tmp_path_factory):
+    """Each item's requests, by task, for the e2e tests' tasks with their data folders and --limit 5."""
+    root = tmp_path_factory.mktemp("prefix")
+    data, tasks = root / "data", root / "tasks"
+    data_folder(data, shared_data)
+    for name in ("jemhopqa", "niilc", "jsquad"):
+        (data / name).symlink_to(jsquad_data / name)
+    for name in ("jcommonsenseqa", "gsm8k", "math500", "bbh"):
+        (data / name).symlink_to(shared_data / name)
+    (data / "jmmlu").symlink_to(REPO / "swallow_eval" / "sample_data" / "jmmlu")
+    for name in ("triviaqa", "squad_v2"):
+        (data / name).symlink_to(FIXTURES / name)
+    tasks.mkdir()
+    for name, text in DERIVED_TASKS.items():
+        (tasks / name).write_text(text)
+    registry, info = load_registry([tasks]), hf_backend.info
+    requests = {}
+    for name in dict.fromkeys(LOGLIKELIHOOD_SETS + GENERATION_SETS):
+        task = registry[name]
+        prepared = prepare(task, data, 5, BuildContext(tokenizer=info.tokenizer))
+        add_bos = bos_policy(task.reference, info.path, info.model_type, info.tokenizer_adds_bos)
+        requests[name] = [item_requests(task, item, add_bos) for item in prepared.items]
+    return requests
+
+
+def distinct(e2e_requests, names, kind: str) -> list:
+    return list(dict.fromkeys(r for name in names for item in e2e_requests[name] for r in item if r.kind == kind))
+
+
+def decision(answers: dict, choices: list) -> int:
+    return max(range(len(choices)), key=lambda k: answers[choices[k]].logprob)
+
+
+def both_paths(backend, method: str, requests: list):
+    """Responses and stats with and without sharing, by request."""
+    answers = {}
+    for sharing in (True, False):
+        backend.prefix_sharing = sharing
+        before = backend.stats()["prompt_tokens"]
+        try:
+            got = dict(pair for batch in getattr(backend, method)(requests) for pair in batch)
+        finally:
+            backend.prefix_sharing = True
+        after = backend.stats()["prompt_tokens"]
+        kind = "generate" if method == "generate" else "loglikelihood"
+        spent = {key: after[kind][key] - before[kind][key] for key in ("requested", "computed")}
+        answers[sharing] = ({requests[i]: response for i, response in got.items()}, spent)
+    return answers[True], answers[False]
+
+
+def test_loglikelihoods_and_decisions_equal_the_unshared_path(hf_backend, e2e_requests):
+    requests = distinct(e2e_requests, LOGLIKELIHOOD_SETS, "loglikelihood")
+    (shared, shared_tokens), (plain, plain_tokens) = both_paths(hf_backend, "loglikelihood", requests)
+    assert len(shared) == len(plain) == len(requests)
+    for request in requests:
+        assert shared[request].logprob == pytest.approx(plain[request].logprob, rel=1e-4), request
+        assert shared[request].is_greedy == plain[request].is_greedy, request
+        assert shared[request].tokens == plain[request].tokens
+    for name in LOGLIKELIHOOD_SETS:  # per item: the argmax over its choices
+        for item in e2e_requests[name]:
+            choices = [r for r in item if r.kind == "loglikelihood"]
+            assert decision(shared, choices) == decision(plain, choices), (name, choices[0].context[-80:])
+    assert shared_tokens["requested"] == plain_tokens["requested"]
+    assert shared_tokens["computed"] < 0.7 * plain_tokens["computed"], (shared_tokens, plain_tokens)
+
+
+def test_greedy_texts_equal_the_unshared_path(hf_backend, e2e_requests):
+    requests = distinct(e2e_requests, GENERATION_SETS, "generate")
+    assert requests and all(r.greedy for r in requests)
+    (shared, shared_tokens), (plain, plain_tokens) = both_paths(hf_backend, "generate", requests)
+    for request in requests:
+        assert shared[request] == plain[request], request.prompt[-200:]
+    assert shared_tokens["requested"] == plain_tokens["requested"] == plain_tokens["computed"]
+    assert shared_tokens["computed"] < plain_tokens["computed"] / 2, (shared_tokens, plain_tokens)

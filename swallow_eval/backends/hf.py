@@ -15,7 +15,6 @@ its KV cache. `prefix_sharing=False` is the path without it.
 from __future__ import annotations
 
 import copy
-import functools
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Iterator, Sequence
@@ -69,6 +68,7 @@ class HFBackend(TokenizingBackend):
         self.batch_size = batch_size
         self.max_batch_tokens = max_batch_tokens
         self.prefix_sharing = prefix_sharing
+        self._stop_lists: dict[tuple[str, ...], object] = {}
         # Prompt tokens each kind's requests hold vs those that went through the model (stats()).
         self.prompt_tokens = {kind: {"requested": 0, "computed": 0} for kind in ("loglikelihood", "generate")}
         config = self.model.config
@@ -274,7 +274,7 @@ class HFBackend(TokenizingBackend):
                 members = [members[i] for i in alone]
             self.prompt_tokens["generate"]["computed"] += sum(len(ids) for _, ids in members)
             members.sort(key=lambda m: -len(m[1]))
-            for batch in self._batches(members, lambda m: len(m[1]) + max_new):
+            for batch in self._batches(members, lambda m, new=max_new: len(m[1]) + new):
                 yield self._generate_batch(batch, max_new, stop)
         for index, ids, max_new, request in sampled:
             yield [(index, self._sample(ids, max_new, request))]
@@ -346,10 +346,11 @@ class HFBackend(TokenizingBackend):
             **sampling,
         ).cpu()
 
-    @functools.lru_cache(maxsize=64)
     def _stop_criteria(self, stop: tuple[str, ...]):
-        """Built once per stop list: StopStringCriteria scans the whole vocabulary (~18 s for
+        """Built once per stop list and backend: StopStringCriteria scans the whole vocabulary (~18 s for
         Gemma's 262k tokens and 8 stop strings), which `generate(stop_strings=...)` redoes per call."""
         from transformers import StoppingCriteriaList, StopStringCriteria
 
-        return StoppingCriteriaList([StopStringCriteria(self.tokenizer, list(stop))] if stop else [])
+        if stop not in self._stop_lists:
+            self._stop_lists[stop] = StoppingCriteriaList([StopStringCriteria(self.tokenizer, list(stop))] if stop else [])
+        return self._stop_lists[stop]

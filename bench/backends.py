@@ -283,7 +283,7 @@ def swallow_command(python: str, work: Path, out: Path, backend: str, names: lis
                ",".join(names), "--tasks-dir", str(work / "swallow"), "--data-dir", str(work),
                "--output-dir", str(out), "--no-cache", "--no-progress"]
     if backend == "hf":
-        command += ["--batch-size", str(args.batch_size)] + ([] if sharing else ["--no-prefix-sharing"])
+        command += ["--batch-size", str(args.batch_size)] + (["--prefix-sharing"] if sharing else ["--no-prefix-sharing"])
     else:
         command += ["--max-model-len", "4096", "--enforce-eager"]
     return command

@@ -44,7 +44,7 @@ class HFBackend(TokenizingBackend):
 
     def __init__(self, model, dtype: str | None = None, device: str | None = None, batch_size: int = 8,
                  max_batch_tokens: int = 8192, trust_remote_code: bool = False, chat_template: str | None = None,
-                 prefix_sharing: bool = True):
+                 prefix_sharing: bool = False):
         from transformers import AutoModelForCausalLM
 
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")

@@ -28,6 +28,7 @@ console = Console(stderr=True)
 _debug = False
 
 HF, LOCAL, VLLM, OPENAI = "hf backend", "hf and vllm backends", "vllm backend", "openai backend"
+REPLICAS = "data parallelism (hf and vllm backends; README: Clusters)"
 TasksDir = typer.Option([], "--tasks-dir", help="Extra folder of task files (repeatable).")
 DataDir = typer.Option(None, "--data-dir", help="Folder with the original files, laid out <benchmark>/<file>.",
                        envvar="SWALLOW_EVAL_DATA_DIR", show_envvar=True)
@@ -66,8 +67,16 @@ def run(
     pipeline_parallel_size: Optional[int] = typer.Option(None, "--pipeline-parallel-size", min=1,
                                                          rich_help_panel=VLLM),
     data_parallel_size: Optional[int] = typer.Option(
-        None, "--data-parallel-size", min=1, rich_help_panel=VLLM,
-        help="Engines, each on its own tensor x pipeline GPU group, sharing the requests."),
+        None, "--data-parallel-size", min=1, rich_help_panel=REPLICAS,
+        help="Replicas of the model, each on its own cores or tensor x pipeline GPU group, sharing the requests."),
+    ray_address: Optional[str] = typer.Option(
+        None, "--ray-address", rich_help_panel=REPLICAS,
+        help="Run the replicas as Ray actors on this cluster (auto or HOST:PORT); needs swallow-eval[ray]."),
+    ray_num_cpus: Optional[int] = typer.Option(None, "--ray-num-cpus", min=1, rich_help_panel=REPLICAS,
+                                               help="CPUs reserved per Ray replica (default 1; hf: its threads)."),
+    ray_resources: Optional[str] = typer.Option(
+        None, "--ray-resources", rich_help_panel=REPLICAS,
+        help='Custom Ray resources reserved per replica, as JSON (e.g. \'{"eval_slot": 1}\').'),
     max_model_len: Optional[int] = typer.Option(None, "--max-model-len", min=2, rich_help_panel=VLLM),
     gpu_memory_utilization: Optional[float] = typer.Option(None, "--gpu-memory-utilization", min=0.05, max=1.0,
                                                            rich_help_panel=VLLM),
@@ -83,8 +92,9 @@ def run(
     max_num_batched_tokens: Optional[int] = typer.Option(
         None, "--max-num-batched-tokens", min=1, rich_help_panel=VLLM,
         help="Tokens per engine step; bounds the memory of prompt log-probs (positions x vocabulary)."),
-    base_url: Optional[str] = typer.Option(None, "--base-url", help="e.g. http://127.0.0.1:8000/v1",
-                                           rich_help_panel=OPENAI),
+    base_url: Optional[list[str]] = typer.Option(
+        None, "--base-url", rich_help_panel=OPENAI,
+        help="e.g. http://127.0.0.1:8000/v1; repeat it for several servers of the same model (requests are spread)."),
     model_name: Optional[str] = typer.Option(
         None, "--model-name", rich_help_panel=OPENAI,
         help="The served model's name (default: the only one GET /models lists). --model names its tokenizer."),
@@ -119,7 +129,7 @@ def run(
         help="Cap every generation (smoke/CI runs on small models); departs from the reference, recorded."),
 ) -> None:
     """Evaluate a model on tasks and write results/<model>/<run-id>/."""
-    from swallow_eval import backends, models
+    from swallow_eval import backends, dispatch, models
     from swallow_eval.cache import ResponseCache
     from swallow_eval.data import cache_home, choose_root
     from swallow_eval.metrics import MetricContext
@@ -161,8 +171,10 @@ def run(
     _log(f"loading {model_ref.spec} with the {backend} backend")
     load_started = time.perf_counter()
     template = chat_template.read_text(encoding="utf-8") if chat_template else None
-    engine = backends.create(
-        backend, model_ref, dtype=dtype, device=device, batch_size=batch_size, chat_template=template,
+    engine = dispatch.create(
+        backend, model_ref, ray_address=ray_address, ray_num_cpus=ray_num_cpus,
+        ray_resources=_json_option("--ray-resources", ray_resources), dtype=dtype, device=device,
+        batch_size=batch_size, chat_template=template,
         tensor_parallel_size=tensor_parallel_size, pipeline_parallel_size=pipeline_parallel_size,
         data_parallel_size=data_parallel_size, max_model_len=max_model_len,
         gpu_memory_utilization=gpu_memory_utilization, enable_prefix_caching=enable_prefix_caching,
@@ -237,6 +249,7 @@ def run(
         "requests": {"total": stats.requests, "distinct": stats.unique, "cached": stats.cached,
                      "computed": stats.computed},
         "tokens": {"prompt": stats.prompt_tokens, "generated": stats.generated_tokens},
+        **({"serving": engine.stats()} if hasattr(engine, "stats") else {}),
         "timings": {"model_load_s": round(load_seconds, 3),
                     **{f"{k}_s": round(v, 3) for k, v in stats.seconds.items()},
                     "scoring_s": round(time.perf_counter() - scoring_started, 3),
@@ -245,6 +258,15 @@ def run(
     path = write_results(run_dir, payload)
     _print_summary(task_results)
     _log(f"results: {path}")
+
+
+def _json_option(option: str, value: Optional[str]):
+    if value is None:
+        return None
+    try:
+        return json.loads(value)
+    except ValueError as exc:
+        raise UserError(f"{option} {value}: not JSON ({exc})") from exc
 
 
 def _print_summary(task_results: dict) -> None:

@@ -252,7 +252,6 @@ def create(name: str, model, data_parallel_size: int | None = None, ray_address:
     for key in given.keys() - backends.accepted(name, **given).keys():  # before any replica starts
         raise UserError(f"--{key.replace('_', '-')} is not an option of --backend {name}")
     device = given.pop("device", None)
-    info = model_info(model, bool(given.get("trust_remote_code")))  # tokenizer and config only
     if ray_address:
         from swallow_eval.ray_replicas import connect, start_ray
 
@@ -266,6 +265,7 @@ def create(name: str, model, data_parallel_size: int | None = None, ray_address:
         replicas = start_local(name, model, given, size, device)
     try:
         _same_identity(replicas)
+        info = model_info(model, bool(given.get("trust_remote_code")))  # tokenizer and config only
     except UserError:
         for replica in replicas:
             replica.close()

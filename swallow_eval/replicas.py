@@ -113,6 +113,7 @@ class LocalReplica:
                                                                           if k != "VLLM_CPU_NUM_OF_RESERVED_CPU")
         self.where = f"local replica {rank} (pid {self.process.pid}{', ' + place if place else ''})"
         self.identity: dict = {}
+        self.serving = False  # a chunk is being computed (closing then kills: Ctrl-C mid-run)
 
     def wait_ready(self) -> None:
         kind, payload = self._receive()
@@ -132,11 +133,14 @@ class LocalReplica:
             self.conn.send((kind, list(requests)))
         except OSError:
             raise ReplicaLost("process exited") from None
+        self.serving = True
         while True:
             event, payload = self._receive()
             if event == "done":
+                self.serving = False
                 return
             if event == "error":
+                self.serving = False
                 raise UserError(f"{self.where}: {payload}")
             yield payload
 
@@ -145,7 +149,7 @@ class LocalReplica:
             self.conn.send(None)
         except OSError:
             pass
-        self.process.join(STOP_TIMEOUT_S)
+        self.process.join(0 if self.serving else STOP_TIMEOUT_S)  # abandoned mid-chunk: no waiting for it
         if self.process.is_alive():
             try:
                 os.killpg(self.process.pid, signal.SIGKILL)  # the replica and the engines it started

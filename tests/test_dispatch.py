@@ -141,3 +141,17 @@ def test_no_replica_left_is_one_line_error(requests_of):
             seen += batch
     assert "\n" not in str(error.value)
     assert len(seen) == 1  # what finished was yielded (and so committed to the cache) before the error
+
+
+@pytest.mark.parametrize("backend, options, message", [
+    ("openai", {"data_parallel_size": 2, "base_url": "http://127.0.0.1:9/v1"}, "give --base-url once per server"),
+    ("hf", {"base_url": ["http://127.0.0.1:9/v1", "http://127.0.0.1:8/v1"]}, "--base-url is not an option"),
+    ("hf", {"ray_num_cpus": 2}, "need --ray-address"),
+    ("hf", {"ray_address": "auto", "ray_resources": {"slot": "one"}}, "expected an object of positive amounts"),
+    ("hf", {"data_parallel_size": 2, "max_model_len": 512}, "--max-model-len is not an option of --backend hf"),
+])
+def test_replica_options_are_checked_before_anything_starts(proxy_model, backend, options, message):
+    from swallow_eval import dispatch
+
+    with pytest.raises(UserError, match=message):
+        dispatch.create(backend, proxy_model, **options)

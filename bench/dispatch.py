@@ -73,7 +73,7 @@ def report(label: str, per_call: list[dict], chunks: int) -> None:
         imbalance = max(busy) / statistics.mean(busy) if len(busy) > 1 and statistics.mean(busy) else 1.0
         print(f"  {call['kind']:13s} wall {call['wall_s']:7.1f} s   busy " +
               " ".join(f"{b:7.1f}" for b in busy) + f"   imbalance max/mean {imbalance:.3f}")
-    print(f"  total wall {sum(c['wall_s'] for c in per_call):.1f} s")
+    print(f"  total wall {sum(c['wall_s'] for c in per_call):.1f} s", flush=True)
 
 
 def main() -> None:
@@ -101,10 +101,10 @@ def main() -> None:
     backend = ReplicatedBackend("hf", info, replicas, replicas[0].identity, partitioner=fixed_shards)
     try:
         fixed, fixed_calls = serve(backend, calls)
-        fixed_chunks = backend.chunks
+        report(f"{args.replicas} replicas, fixed shards (the old split)", fixed_calls, backend.chunks)
         backend.partitioner, backend.chunks = partition, 0
         chunked, chunked_calls = serve(backend, calls)
-        chunked_chunks = backend.chunks
+        report(f"{args.replicas} replicas, chunked work queue (dispatcher)", chunked_calls, backend.chunks)
     finally:
         backend.close()
     one = start_local("hf", model, options, 1, None)
@@ -113,9 +113,6 @@ def main() -> None:
         single, single_calls = serve(backend, calls)
     finally:
         backend.close()
-
-    report(f"{args.replicas} replicas, fixed shards (the old split)", fixed_calls, fixed_chunks)
-    report(f"{args.replicas} replicas, chunked work queue (dispatcher)", chunked_calls, chunked_chunks)
     report("1 replica on all cores", single_calls, 1)
     walls = {name: sum(c["wall_s"] for c in calls_) for name, calls_ in
              (("fixed", fixed_calls), ("chunked", chunked_calls), ("single", single_calls))}

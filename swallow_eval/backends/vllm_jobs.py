@@ -1,6 +1,5 @@
-"""What a vLLM engine computes for one request: typed jobs of token ids that cross the pipes to
-data-parallel workers, each knowing its vllm.SamplingParams, its cost in tokens (for splitting work
-between replicas) and how to read its result from a vllm RequestOutput."""
+"""What a vLLM engine computes for one request: typed jobs of token ids, each knowing its
+vllm.SamplingParams and how to read its result from a vllm RequestOutput."""
 
 from __future__ import annotations
 
@@ -13,10 +12,6 @@ class NextTokenJob:
 
     ids: tuple[int, ...]
     candidates: tuple[int, ...]
-
-    @property
-    def cost(self) -> int:
-        return len(self.ids) + 1
 
     def sampling_params(self):
         from vllm import SamplingParams
@@ -38,10 +33,6 @@ class ScoreJob:
     ids: tuple[int, ...]
     first: int
 
-    @property
-    def cost(self) -> int:
-        return len(self.ids) + 1
-
     def sampling_params(self):
         from vllm import SamplingParams
 
@@ -58,10 +49,6 @@ class GenerateJob:
 
     ids: tuple[int, ...]
     params: dict
-
-    @property
-    def cost(self) -> int:
-        return len(self.ids) + self.params["max_tokens"] * self.params["n"]
 
     def sampling_params(self):
         from vllm import SamplingParams

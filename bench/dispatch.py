@@ -1,0 +1,125 @@
+"""Data-parallel dispatch: chunked work queue vs the old fixed shards, and 1 vs N replicas.
+
+The P1-style workload (MMLU 4 per subject, 100 JCommonsenseQA, 30 GSM8K with the reference's
+256 new tokens; --small for a reduced one) is served by local hf replicas (fp32, the cores split
+between them), three ways in one run:
+  - N replicas, the old split: one contiguous shard per replica, cut up front by estimated tokens
+    (max new tokens standing in for the unknown output length), as vllm.py's `_shards` did;
+  - N replicas, the dispatcher: chunks of decreasing size handed out as replicas free up;
+  - 1 replica on all the cores.
+It prints each replica's busy time per call (log-likelihood, generation: each call ends when its
+slowest replica does), the imbalance max/mean busy time (target <= 1.10), wall times, and checks
+that all three runs gave identical responses.
+
+    python bench/dispatch.py --data-dir ../shared/data [--small] [--replicas 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+from swallow_eval import models
+from swallow_eval.dispatch import ReplicatedBackend, model_info, partition, unit_cost, units
+from swallow_eval.pipeline import item_requests, prepare
+from swallow_eval.replicas import start_local
+from swallow_eval.requests import GenerateRequest, LoglikelihoodRequest
+from swallow_eval.task import BuildContext, load_registry
+
+
+def fixed_shards(requests, parts: int, count_tokens) -> list[list[int]]:
+    """The old split, on the dispatcher's units: text-sorted, cut into `parts` contiguous shards of
+    about equal estimated cost (prompt tokens + max_new_tokens x n), one per replica."""
+    ordered = units(requests)
+    costs = [unit_cost(requests, members, count_tokens) for members in ordered]
+    total, shards, done = sum(costs), [[] for _ in range(parts)], 0
+    for members, cost in zip(ordered, costs):
+        shards[min(parts - 1, done * parts // max(total, 1))] += members
+        done += cost
+    return [shard for shard in shards if shard]
+
+
+def workload(data_dir: Path, sizes: dict, tokenizer, max_new_tokens: int | None):
+    registry = load_registry()
+    requests = []
+    for name, limit in sizes.items():
+        task = registry[name]
+        items = prepare(task, data_dir, limit, BuildContext(tokenizer=tokenizer)).items
+        requests += [r for item in items for r in item_requests(task, item, True, cap=max_new_tokens)]
+    requests = list(dict.fromkeys(requests))
+    return ([r for r in requests if isinstance(r, LoglikelihoodRequest)],
+            [r for r in requests if isinstance(r, GenerateRequest)], sizes)
+
+
+def serve(backend, calls) -> tuple[dict, list[dict]]:
+    """Answers and, per call, its wall time and each replica's busy time."""
+    answers, per_call = {}, []
+    for kind, requests in calls:
+        before = [s.busy_s for s in backend.slots]
+        started = time.perf_counter()
+        for batch in getattr(backend, kind)(requests):
+            answers.update({(kind, p): r for p, r in batch})
+        busy = [s.busy_s - b for s, b in zip(backend.slots, before)]
+        per_call.append({"kind": kind, "wall_s": time.perf_counter() - started, "busy_s": busy})
+    return answers, per_call
+
+
+def report(label: str, per_call: list[dict], chunks: int) -> None:
+    print(f"\n{label} ({chunks} chunks)")
+    for call in per_call:
+        busy = call["busy_s"]
+        imbalance = max(busy) / statistics.mean(busy) if len(busy) > 1 and statistics.mean(busy) else 1.0
+        print(f"  {call['kind']:13s} wall {call['wall_s']:7.1f} s   busy " +
+              " ".join(f"{b:7.1f}" for b in busy) + f"   imbalance max/mean {imbalance:.3f}")
+    print(f"  total wall {sum(c['wall_s'] for c in per_call):.1f} s", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data-dir", type=Path, required=True)
+    parser.add_argument("--model", default="proxy:gemma3-270m")
+    parser.add_argument("--replicas", type=int, default=2)
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--small", action="store_true", help="MMLU 1 per subject, 20 JCommonsenseQA, 6 GSM8K")
+    parser.add_argument("--sizes", help="items per task instead, e.g. mmlu=1,jcommonsenseqa=10,gsm8k=4")
+    parser.add_argument("--max-new-tokens", type=int, default=None, help="cap generations (default: the reference's)")
+    args = parser.parse_args()
+    model = models.resolve(args.model)
+    info = model_info(model, False)
+    sizes = {"mmlu": 1, "jcommonsenseqa": 20, "gsm8k": 6} if args.small else {"mmlu": 4, "jcommonsenseqa": 100, "gsm8k": 30}
+    if args.sizes:
+        sizes = {name: int(n) for name, n in (part.split("=") for part in args.sizes.split(","))}
+    ll, gen, sizes = workload(args.data_dir, sizes, info.tokenizer, args.max_new_tokens)
+    calls = [("loglikelihood", ll), ("generate", gen)]
+    print(f"workload: {sizes} -> {len(ll)} log-likelihood and {len(gen)} generation requests; "
+          f"hf fp32, batch {args.batch_size}, max new tokens {args.max_new_tokens or 'reference'}")
+    options = {"batch_size": args.batch_size}
+
+    replicas = start_local("hf", model, options, args.replicas, None)
+    backend = ReplicatedBackend("hf", info, replicas, replicas[0].identity, partitioner=fixed_shards)
+    try:
+        fixed, fixed_calls = serve(backend, calls)
+        report(f"{args.replicas} replicas, fixed shards (the old split)", fixed_calls, backend.chunks)
+        backend.partitioner, backend.chunks = partition, 0
+        chunked, chunked_calls = serve(backend, calls)
+        report(f"{args.replicas} replicas, chunked work queue (dispatcher)", chunked_calls, backend.chunks)
+    finally:
+        backend.close()
+    one = start_local("hf", model, options, 1, None)
+    backend = ReplicatedBackend("hf", info, one, one[0].identity)
+    try:
+        single, single_calls = serve(backend, calls)
+    finally:
+        backend.close()
+    report("1 replica on all cores", single_calls, 1)
+    walls = {name: sum(c["wall_s"] for c in calls_) for name, calls_ in
+             (("fixed", fixed_calls), ("chunked", chunked_calls), ("single", single_calls))}
+    print(f"\nwall time: chunked / fixed shards = {walls['chunked'] / walls['fixed']:.3f}; "
+          f"1 replica / {args.replicas} replicas (chunked) = {walls['single'] / walls['chunked']:.3f}")
+    print(f"identical responses in all three runs: {fixed == chunked == single}")
+
+
+if __name__ == "__main__":
+    main()

@@ -76,6 +76,26 @@ def report(label: str, per_call: list[dict], chunks: int) -> None:
     print(f"  total wall {sum(c['wall_s'] for c in per_call):.1f} s", flush=True)
 
 
+def differences(label: str, ll: list, base: dict, other: dict) -> None:
+    """How two runs' answers differ: byte-identical responses, the largest relative log-likelihood
+    difference, choices decided differently (the best continuation of each context) and greedy texts."""
+    same = sum(base[key] == other[key] for key in base)
+    rel = max((abs(base[k].logprob - other[k].logprob) / max(abs(base[k].logprob), 1e-12)
+               for k in base if k[0] == "loglikelihood"), default=0.0)
+    best: dict = {}
+    for position, request in enumerate(ll):
+        key = ("loglikelihood", position)
+        for run, answers in (("base", base), ("other", other)):
+            current = best.get((run, request.context))
+            if current is None or answers[key].logprob > current[1]:
+                best[(run, request.context)] = (request.continuation, answers[key].logprob)
+    contexts = {request.context for request in ll}
+    decisions = sum(best[("base", c)][0] != best[("other", c)][0] for c in contexts)
+    texts = sum(base[k].texts != other[k].texts for k in base if k[0] == "generate")
+    print(f"{label}: {same}/{len(base)} responses byte-identical, largest relative log-likelihood difference "
+          f"{rel:.2e}, {decisions}/{len(contexts)} contexts decided differently, {texts} greedy texts differ")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data-dir", type=Path, required=True)
@@ -119,6 +139,8 @@ def main() -> None:
     print(f"\nwall time: chunked / fixed shards = {walls['chunked'] / walls['fixed']:.3f}; "
           f"1 replica / {args.replicas} replicas (chunked) = {walls['single'] / walls['chunked']:.3f}")
     print(f"identical responses in all three runs: {fixed == chunked == single}")
+    differences("chunked vs 1 replica", ll, single, chunked)
+    differences("fixed shards vs 1 replica", ll, single, fixed)
 
 
 if __name__ == "__main__":

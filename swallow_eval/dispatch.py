@@ -39,6 +39,18 @@ class ReplicaLost(Exception):
     """The replica is gone (process killed, actor or node died, server unreachable)."""
 
 
+def wait_all_ready(replicas: list, option: str) -> list:
+    """Every replica loaded, or none left running: one that fails to start is an error of `option`."""
+    try:
+        for replica in replicas:
+            replica.wait_ready()
+    except (UserError, ReplicaLost) as exc:
+        for replica in replicas:
+            replica.close()
+        raise UserError(f"{option}: a replica did not start ({exc})") from None
+    return replicas
+
+
 class Replica(Protocol):
     where: str  # where it runs, for the log and stats (pid and cores, Ray node, server URL)
     identity: dict  # the backend's identity() on that replica
@@ -283,14 +295,7 @@ def _same_identity(replicas: list[Replica], ignore: str | None = None) -> None:
 
 def model_info(model, trust_remote_code: bool) -> ModelInfo:
     """What tasks need from the model, from its tokenizer and config: the driver loads no weights."""
-    from transformers import AutoConfig, AutoTokenizer
+    from swallow_eval.backends import base
 
-    from swallow_eval.backends.base import tokenizer_adds_bos
-
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(model.path, trust_remote_code=trust_remote_code)
-        config = AutoConfig.from_pretrained(model.path, trust_remote_code=trust_remote_code)
-    except (OSError, ValueError) as exc:
-        raise UserError(f"--model {model.spec}: cannot load ({str(exc).splitlines()[0]})") from exc
-    return ModelInfo(path=model.path, model_type=config.model_type,
-                     tokenizer_adds_bos=tokenizer_adds_bos(tokenizer), tokenizer=tokenizer)
+    tokenizer, config = base.load_tokenizer(model, trust_remote_code)
+    return base.model_info(model.path, tokenizer, config)

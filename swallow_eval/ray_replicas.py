@@ -15,7 +15,7 @@ import logging
 import os
 from typing import Iterator, Sequence
 
-from swallow_eval.dispatch import ReplicaLost
+from swallow_eval.dispatch import ReplicaLost, wait_all_ready
 from swallow_eval.errors import UserError
 from swallow_eval.requests import Request, Response
 
@@ -187,11 +187,4 @@ def start_ray(backend_name: str, model, options: dict, size: int, device: str | 
         actor = host.options(**actor_options, resources=resources, scheduling_strategy=strategy_options,
                              max_restarts=0).remote(backend_name, model, options, threads)
         replicas.append(RayReplica(actor, group, rank))
-    try:
-        for replica in replicas:
-            replica.wait_ready()
-    except (UserError, ReplicaLost) as exc:
-        for replica in replicas:
-            replica.close()
-        raise UserError(f"--ray-address: a replica did not start ({exc})") from None
-    return replicas
+    return wait_all_ready(replicas, "--ray-address")

@@ -16,7 +16,7 @@ import threading
 import time
 from typing import Iterator, Sequence
 
-from swallow_eval.dispatch import ReplicaLost
+from swallow_eval.dispatch import ReplicaLost, wait_all_ready
 from swallow_eval.errors import UserError
 from swallow_eval.openai_client import Unreachable
 from swallow_eval.requests import Request, Response
@@ -176,14 +176,7 @@ def start_local(backend_name: str, model, options: dict, size: int, device: str 
         placements = [({}, cpus) for cpus in cpu_groups(size)]
     replicas = [LocalReplica(backend_name, model, options, env, cpus, rank)
                 for rank, (env, cpus) in enumerate(placements)]
-    try:
-        for replica in replicas:
-            replica.wait_ready()
-    except (UserError, ReplicaLost) as exc:
-        for replica in replicas:
-            replica.close()
-        raise UserError(f"--data-parallel-size {size}: a replica did not start ({exc})") from None
-    return replicas
+    return wait_all_ready(replicas, f"--data-parallel-size {size}")
 
 
 class ServerReplica:

@@ -19,7 +19,7 @@ import torch
 
 from swallow_eval import models
 from swallow_eval.backends.hf import HFBackend
-from swallow_eval.requests import GenerateRequest
+from swallow_eval.requests import GenerateRequest, GenerationSettings
 
 PROMPT = ("Question: Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. "
           "How many clips did Natalia sell altogether in April and May?\nAnswer:")
@@ -53,7 +53,7 @@ def decode_rate(backend: HFBackend, batch: int, new_tokens: int) -> float:
     prompts = [f"{PROMPT} {'Let us think.' * k}" for k in range(batch)]
 
     def run(n):
-        requests = [GenerateRequest(p, max_new_tokens=n, add_bos=True, stop=()) for p in prompts]
+        requests = [GenerateRequest(p, GenerationSettings(n), add_bos=True) for p in prompts]
         return lambda: [pair for chunk in backend.generate(requests) for pair in chunk]
 
     one, full = best_of(2, run(1)), best_of(2, run(new_tokens))
@@ -80,7 +80,7 @@ def main() -> None:
     if args.profile:
         from torch.profiler import ProfilerActivity, profile
 
-        requests = [GenerateRequest(PROMPT, max_new_tokens=16, add_bos=True, stop=("Question:",))
+        requests = [GenerateRequest(PROMPT, GenerationSettings(16, stop=("Question:",)), add_bos=True)
                     for _ in range(args.batch_size)]
         with profile(activities=[ProfilerActivity.CPU]) as prof:
             list(backend.generate(requests))

@@ -83,7 +83,7 @@ def unit_cost(requests: Sequence[Request], members: list[int], count_tokens: Cal
     estimate known before running; a shared context counts once."""
     first = requests[members[0]]
     if isinstance(first, GenerateRequest):
-        return count_tokens(_unit_text(first)) + first.max_new_tokens * first.n
+        return count_tokens(_unit_text(first)) + first.settings.max_new_tokens * first.settings.n
     return count_tokens(_unit_text(first)) + sum(count_tokens(requests[m].continuation) for m in members)
 
 

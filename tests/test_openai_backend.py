@@ -290,8 +290,8 @@ def _two_servers(proxy_model, urls, **options):
 
 
 def test_two_servers_give_the_results_of_one(llama_server, second_server, server_backend, proxy_model):
-    generate = [GenerateRequest(p, max_new_tokens=8, stop=("\n",), add_bos=True) for p in PROMPTS]
-    generate += [GenerateRequest(f"{k} + {k} =", max_new_tokens=4, add_bos=True) for k in range(6)]
+    generate = [GenerateRequest(p, GenerationSettings(8, stop=("\n",)), add_bos=True) for p in PROMPTS]
+    generate += [GenerateRequest(f"{k} + {k} =", GenerationSettings(4), add_bos=True) for k in range(6)]
     score = [LoglikelihoodRequest("The capital of France is", x, add_bos=True) for x in (" Paris", " a banana")]
     both = _two_servers(proxy_model, [llama_server, second_server[0]])
     try:
@@ -310,7 +310,7 @@ def test_a_server_stopped_mid_run_has_its_share_finished_by_the_other(llama_serv
     """The second server is stopped after the first answers: what it had not answered goes to the
     first; nothing it answered is sent again (the proxies in front count what reached each)."""
     url, process = second_server
-    requests = [GenerateRequest(f"{k} times {k} is", max_new_tokens=4, add_bos=True) for k in range(12)]
+    requests = [GenerateRequest(f"{k} times {k} is", GenerationSettings(4), add_bos=True) for k in range(12)]
     expected = collect(server_backend.generate(requests))
     first = FaultProxy(llama_server.removesuffix("/v1"), delay_s=0.3)
     second = FaultProxy(url.removesuffix("/v1"), delay_s=0.3)

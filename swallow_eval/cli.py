@@ -11,10 +11,9 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from swallow_eval import cli_errors
+from swallow_eval.cli_output import print_summary, print_tasks, print_wide
 from swallow_eval.errors import UserError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -22,7 +21,6 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 data_app = typer.Typer(no_args_is_help=True, help="Benchmark data: download the original files.")
 app.add_typer(data_app, name="data")
 
-console = Console(stderr=True)
 _debug = False
 
 HF, LOCAL, VLLM, OPENAI = "hf backend", "hf and vllm backends", "vllm backend", "openai backend"
@@ -151,7 +149,7 @@ def run(
         max_new_tokens=max_new_tokens,
     )
     result = evaluate(config, log=_log)
-    _print_summary(result.results["tasks"])
+    print_summary(result.results["tasks"])
     _log(f"results: {result.results_path}")
 
 
@@ -162,21 +160,6 @@ def _json_option(option: str, value: Optional[str]):
         return json.loads(value)
     except ValueError as exc:
         raise UserError(f"{option} {value}: not JSON ({exc})") from exc
-
-
-def _print_summary(task_results: dict) -> None:
-    table = Table(title="swallow-eval results")
-    for header in ("task", "n", "metric", "value", "card column", "card value"):
-        table.add_column(header)
-    for name, result in task_results.items():
-        for metric, entry in result["metrics"].items():
-            card = result["card"]
-            is_card = metric == card["metric"]
-            value = entry["value"]
-            table.add_row(name, str(result["n"]), metric, "-" if value is None else f"{value:.4f}",
-                          card["label"] if is_card else "",
-                          f"{card['value']:.4f}" if is_card and card["value"] is not None else "")
-    console.print(table)
 
 
 @app.command()
@@ -204,10 +187,7 @@ def plan(
     if as_json:
         _emit(counted.to_json())
         return
-    rendered = table(counted)
-    # As wide as the whole table needs, whatever the terminal: task names and figures are never cut.
-    needed = Console(width=100_000).measure(rendered).maximum
-    Console(width=max(Console().width, needed)).print(rendered)
+    print_wide(table(counted))
 
 
 @app.command("tasks")
@@ -224,22 +204,7 @@ def list_tasks(
             _emit({"name": task.name, "suite": task.suite, "shots": task.shots, "metrics": list(task.metrics),
                    "column": task.column.label, "request_type": task.request_type, "reference": task.reference})
         return
-    headers = ("task", "suite", "shots", "metric", "column", "request", "reference")
-    rows = [(task.name, task.suite, str(task.shots), task.column.metric_label, task.column.label,
-             task.request_type, task.reference) for task in registry.values()]
-    if not sys.stdout.isatty():  # piped: plain aligned columns, never cut (the names are what users copy)
-        widths = [max(len(r[i]) for r in (headers, *rows)) for i in range(len(headers))]
-        for r in (headers, *rows):
-            sys.stdout.write("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() + "\n")
-        return
-    table = Table()
-    # Task names are never cut or folded, whatever the terminal width; the other columns fold.
-    table.add_column(headers[0], no_wrap=True, min_width=max(len(r[0]) for r in rows))
-    for header in headers[1:]:
-        table.add_column(header, overflow="fold")
-    for row in rows:
-        table.add_row(*row)
-    Console().print(table)
+    print_tasks(registry)
 
 
 TokenizerOption = typer.Option(None, "--tokenizer", help="Model whose tokenizer the task or metric needs.")

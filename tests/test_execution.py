@@ -18,7 +18,7 @@ from conftest import REPO
 from swallow_eval.execution import Limits, Sandbox, run_programs
 
 LIMITS = Limits(timeout=1.0)
-SANDBOX_UIDS = 0x40000000  # the sandbox's uids start here (execution._Zygote.sandbox_uid)
+SANDBOX_UIDS = 0x40000000  # the sandbox's uids start here (sandbox.zygote._Zygote.sandbox_uid)
 
 
 def sandbox_processes() -> list[int]:

@@ -105,6 +105,24 @@ def best_choice(answers: dict, start: int, count: int) -> int:
     return max(range(start, start + count), key=lambda i: answers[i].logprob)
 
 
+def wait_for_cached(cache: Path, process: subprocess.Popen, count: int, timeout: float, interval: float = 0.5) -> int:
+    """Responses in the cache file of a running `process`, polled until there are `count` (answers are
+    arriving: time to interrupt or kill it), the process ends or `timeout` seconds pass."""
+    import sqlite3
+    import time
+
+    done, deadline = 0, time.time() + timeout
+    while done < count and process.poll() is None and time.time() < deadline:
+        time.sleep(interval)
+        if cache.exists():
+            with sqlite3.connect(cache) as db:
+                try:
+                    done = db.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
+                except sqlite3.OperationalError:  # the schema is not written yet
+                    pass
+    return done
+
+
 def jsonl(text: str) -> list[dict]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 

@@ -10,7 +10,6 @@ import json
 import os
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
@@ -19,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, best_choice, cli
+from conftest import REPO, best_choice, cli, wait_for_cached
 from fault_proxy import FaultProxy
 from swallow_eval.backends.base import encode_pair
 from swallow_eval.errors import UserError
@@ -214,15 +213,7 @@ def test_cli_run_interrupted_mid_way_resumes_from_the_cache(llama_server, shared
                                 "--output-dir", str(tmp_path / "a")],
                                env={**os.environ, "PYTHONPATH": str(REPO)}, cwd=REPO, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE, text=True, start_new_session=True)
-        done, deadline = 0, time.time() + 300
-        while done < 3 and run.poll() is None and time.time() < deadline:
-            time.sleep(0.2)
-            if cache.exists():
-                with sqlite3.connect(cache) as db:
-                    try:
-                        done = db.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
-                    except sqlite3.OperationalError:
-                        pass
+        wait_for_cached(cache, run, 3, timeout=300, interval=0.2)
         assert run.poll() is None, "the run ended before it could be interrupted"
         os.killpg(run.pid, signal.SIGINT)
         _, interrupted_log = run.communicate(timeout=60)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, cli
+from conftest import REPO, cli, wait_for_cached
 from swallow_eval import dispatch
 from swallow_eval.errors import UserError
 from swallow_eval.pipeline import item_requests, prepare
@@ -187,15 +187,7 @@ def test_sigkill_of_the_driver_then_rerun_computes_nothing_that_finished(cluster
     driver = subprocess.Popen([sys.executable, "-m", "swallow_eval", *args, "--output-dir", str(tmp_path / "killed")],
                               env={**os.environ, "PYTHONPATH": str(REPO)}, cwd=REPO,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    done, deadline = 0, time.time() + 600
-    while done < 4 and driver.poll() is None and time.time() < deadline:
-        time.sleep(0.5)
-        if cache.exists():
-            with sqlite3.connect(cache) as db:
-                try:
-                    done = db.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
-                except sqlite3.OperationalError:
-                    pass
+    wait_for_cached(cache, driver, 4, timeout=600)
     assert driver.poll() is None, "the run ended before it could be killed"
     driver.kill()
     driver.wait()

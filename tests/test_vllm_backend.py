@@ -11,7 +11,6 @@ import gc
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, best_choice, cli
+from conftest import REPO, best_choice, cli, wait_for_cached
 from swallow_eval.pipeline import prepare
 from swallow_eval.requests import GenerateRequest, GenerationSettings, LoglikelihoodRequest
 from swallow_eval.task import BuildContext, load_registry
@@ -157,15 +156,7 @@ def test_cli_ctrl_c_then_resume_leaves_no_process(shared_data, tmp_path):
     run = subprocess.Popen([sys.executable, "-m", "swallow_eval", *args, "--output-dir", str(tmp_path / "a")],
                            env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                            start_new_session=True)
-    done, deadline = 0, time.time() + 900
-    while done < 4 and run.poll() is None and time.time() < deadline:  # engine up, answers arriving
-        time.sleep(0.5)
-        if cache.exists():
-            with sqlite3.connect(cache) as db:
-                try:
-                    done = db.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
-                except sqlite3.OperationalError:
-                    pass
+    wait_for_cached(cache, run, 4, timeout=900)  # engine up, answers arriving
     assert run.poll() is None, "the run ended before it could be interrupted:\n" + run.stderr.read()
     os.killpg(run.pid, signal.SIGINT)
     try:

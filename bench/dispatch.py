@@ -21,22 +21,20 @@ import statistics
 import time
 from pathlib import Path
 
-from swallow_eval import models
-from swallow_eval.dispatch import ReplicatedBackend, model_info, partition, unit_cost, units
+from swallow_eval import backends, models
+from swallow_eval.dispatch import ReplicatedBackend, chunk_units
 from swallow_eval.pipeline import item_requests, prepare
 from swallow_eval.replicas import start_local
 from swallow_eval.requests import GenerateRequest, LoglikelihoodRequest
 from swallow_eval.task import BuildContext, load_registry
 
 
-def fixed_shards(requests, parts: int, count_tokens) -> list[list[int]]:
-    """The old split, on the dispatcher's units: text-sorted, cut into `parts` contiguous shards of
-    about equal estimated cost (prompt tokens + max_new_tokens x n), one per replica."""
-    ordered = units(requests)
-    costs = [unit_cost(requests, members, count_tokens) for members in ordered]
+def fixed_shards(costs: list[int], parts: int) -> list[list[int]]:
+    """The old split, on the planner's work items: cut into `parts` contiguous shards of about
+    equal estimated cost (prompt tokens + max new tokens x n), one per replica."""
     total, shards, done = sum(costs), [[] for _ in range(parts)], 0
-    for members, cost in zip(ordered, costs):
-        shards[min(parts - 1, done * parts // max(total, 1))] += members
+    for index, cost in enumerate(costs):
+        shards[min(parts - 1, done * parts // max(total, 1))].append(index)
         done += cost
     return [shard for shard in shards if shard]
 
@@ -107,7 +105,9 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=None, help="cap generations (default: the reference's)")
     args = parser.parse_args()
     model = models.resolve(args.model)
-    info = model_info(model, False)
+    options = {"batch_size": args.batch_size}
+    planner = backends.planner("hf", model, **options)  # the driver's plan: work items, as `run` makes them
+    info = planner.info
     sizes = {"mmlu": 1, "jcommonsenseqa": 20, "gsm8k": 6} if args.small else {"mmlu": 4, "jcommonsenseqa": 100, "gsm8k": 30}
     if args.sizes:
         sizes = {name: int(n) for name, n in (part.split("=") for part in args.sizes.split(","))}
@@ -115,20 +115,20 @@ def main() -> None:
     calls = [("loglikelihood", ll), ("generate", gen)]
     print(f"workload: {sizes} -> {len(ll)} log-likelihood and {len(gen)} generation requests; "
           f"hf fp32, batch {args.batch_size}, max new tokens {args.max_new_tokens or 'reference'}")
-    options = {"batch_size": args.batch_size}
 
     replicas = start_local("hf", model, options, args.replicas, None)
-    backend = ReplicatedBackend("hf", info, replicas, replicas[0].identity, partitioner=fixed_shards)
+    backend = ReplicatedBackend("hf", info, replicas, replicas[0].identity, planner=planner,
+                                chunker=fixed_shards)
     try:
         fixed, fixed_calls = serve(backend, calls)
         report(f"{args.replicas} replicas, fixed shards (the old split)", fixed_calls, backend.chunks)
-        backend.partitioner, backend.chunks = partition, 0
+        backend.chunker, backend.chunks = chunk_units, 0
         chunked, chunked_calls = serve(backend, calls)
         report(f"{args.replicas} replicas, chunked work queue (dispatcher)", chunked_calls, backend.chunks)
     finally:
         backend.close()
     one = start_local("hf", model, options, 1, None)
-    backend = ReplicatedBackend("hf", info, one, one[0].identity)
+    backend = ReplicatedBackend("hf", info, one, one[0].identity, planner=planner)
     try:
         single, single_calls = serve(backend, calls)
     finally:

@@ -5,11 +5,14 @@ many engines answer. Replicas are local processes (hf, vllm), Ray actors anywher
 (hf, vllm) or threads, one per OpenAI-compatible server; `swallow_eval.replicas` and
 `swallow_eval.ray_replicas` build them, this module decides what each one serves.
 
-The partitioner depends only on the requests: sorted by their text so requests sharing a
-few-shot prefix are neighbours (prefix caching pays off), log-likelihood requests with the same
-context in one chunk (backends score a shared context once), cut into chunks of decreasing
-estimated cost (guided self-scheduling), handed out in order as replicas free up, so the tail of
-the run is small chunks and no replica idles while another still has a large share.
+A backend with a planner (hf) has its batching planned here, in the driver, as work items that
+are each computed alone (backends/hf_plan.py): a response is then byte-identical whichever
+replica or chunk computes it, and to the single-process run. For the others (vLLM, servers) the
+requests are the units: sorted by their text so requests sharing a few-shot prefix are
+neighbours (prefix caching pays off), log-likelihood requests with the same context together
+(backends score a shared context once). Units are cut into chunks of decreasing estimated cost
+(guided self-scheduling), handed out in order as replicas free up, so the tail of the run is
+small chunks and no replica idles while another still has a large share.
 
 Faults: a replica that dies has the requests of its chunk that it had not streamed back
 partitioned again and handed to the survivors; the run goes on and `stats()` says what happened.
@@ -24,6 +27,7 @@ import sys
 import threading
 import time
 from collections import deque
+from dataclasses import dataclass
 from typing import Callable, Iterator, Protocol, Sequence
 
 from swallow_eval.backends.base import ModelInfo
@@ -87,18 +91,16 @@ def unit_cost(requests: Sequence[Request], members: list[int], count_tokens: Cal
     return count_tokens(_unit_text(first)) + sum(count_tokens(requests[m].continuation) for m in members)
 
 
-def partition(requests: Sequence[Request], parts: int, count_tokens: Callable[[str], int]) -> list[list[int]]:
-    """Chunks of positions in `requests`, in the order they are handed out: the units cut into
-    contiguous chunks of decreasing estimated cost."""
-    ordered = units(requests)
-    costs = [unit_cost(requests, members, count_tokens) for members in ordered]
+def chunk_units(costs: Sequence[int], parts: int) -> list[list[int]]:
+    """Units (by index, in the given order) cut into contiguous chunks of decreasing estimated cost,
+    in the order they are handed out."""
     remaining = sum(costs)
     smallest = remaining / (max(parts, 1) * MIN_CHUNK_DIVISOR)
     chunks, chunk, chunk_cost, target = [], [], 0, 0.0
-    for members, cost in zip(ordered, costs):
+    for index, cost in enumerate(costs):
         if not chunk:
             target = max(remaining / (2 * max(parts, 1)), smallest)
-        chunk += members
+        chunk.append(index)
         chunk_cost += cost
         remaining -= cost
         if chunk_cost >= target:
@@ -107,6 +109,30 @@ def partition(requests: Sequence[Request], parts: int, count_tokens: Callable[[s
     if chunk:
         chunks.append(chunk)
     return chunks
+
+
+def partition(requests: Sequence[Request], parts: int, count_tokens: Callable[[str], int]) -> list[list[int]]:
+    """Chunks of positions in `requests`, in the order they are handed out (backends without a
+    planner): the units cut into contiguous chunks of decreasing estimated cost."""
+    ordered = units(requests)
+    costs = [unit_cost(requests, members, count_tokens) for members in ordered]
+    return [[p for k in chunk for p in ordered[k]] for chunk in chunk_units(costs, parts)]
+
+
+@dataclass
+class _Chunk:
+    """What one replica serves at a time: `method` of its backend on `payload` (requests, or the
+    work items a planner made); `positions` maps the payload's request indices to the call's
+    (None: work items carry the call's positions)."""
+
+    method: str
+    payload: list
+    positions: list[int] | None
+
+    def covers(self) -> list[int]:
+        if self.positions is not None:
+            return self.positions
+        return [p for work in self.payload for p in work.positions()]
 
 
 class _Slot:
@@ -123,10 +149,10 @@ class ReplicatedBackend:
     """N replicas of one backend behind the Backend interface (see the module docstring)."""
 
     def __init__(self, name: str, info: ModelInfo, replicas: list[Replica], identity: dict,
-                 partitioner=partition, log: Callable[[str], None] | None = None):
+                 planner=None, chunker=chunk_units, log: Callable[[str], None] | None = None):
         self.name, self.info, self._identity = name, info, identity
         self.slots = [_Slot(r) for r in replicas]
-        self.partitioner = partitioner
+        self.planner, self.chunker = planner, chunker
         self.log = log or (lambda message: print(message, file=sys.stderr, flush=True))
         self.chunks = self.reassigned = 0
         tokenizer = info.tokenizer
@@ -145,6 +171,7 @@ class ReplicatedBackend:
     def stats(self) -> dict:
         """What happened while serving, for results.json "serving"."""
         return {
+            **(self.planner.stats() if self.planner is not None else {}),
             "replicas": [{"where": s.replica.where, "busy_s": round(s.busy_s, 3), "chunks": s.chunks,
                           "requests": s.served, **({"lost": s.lost} if s.lost else {})} for s in self.slots],
             "chunks": self.chunks,
@@ -156,19 +183,46 @@ class ReplicatedBackend:
         for slot in self.slots:
             slot.replica.close()
 
+    def _chunks(self, kind: str, requests: Sequence[Request], parts: int) -> list[_Chunk]:
+        """The call's chunks: the planner's work items (each computed alone: byte-identical answers
+        whichever replica serves them), else the requests' units."""
+        if self.planner is not None:
+            return self._work_chunks(self.planner.plan(kind, requests), parts)
+        return self._request_chunks(kind, requests, list(range(len(requests))), parts)
+
+    def _work_chunks(self, works: list, parts: int) -> list[_Chunk]:
+        return [_Chunk("execute", [works[k] for k in chunk], None)
+                for chunk in self.chunker([work.cost() for work in works], parts)]
+
+    def _request_chunks(self, kind: str, requests: Sequence[Request], positions: list[int], parts: int) -> list[_Chunk]:
+        ordered = units(requests)
+        costs = [unit_cost(requests, members, self._count) for members in ordered]
+        return [_Chunk(kind, [requests[i] for i in indices], [positions[i] for i in indices])
+                for indices in ([i for k in chunk for i in ordered[k]] for chunk in self.chunker(costs, parts))]
+
+    def _remainder(self, chunk: _Chunk, done: set[int], parts: int) -> list[_Chunk]:
+        """A lost replica's chunk, less what it streamed back, as chunks for the survivors."""
+        if chunk.positions is None:
+            return self._work_chunks([w for w in chunk.payload if any(p not in done for p in w.positions())], parts)
+        left = [(p, request) for p, request in zip(chunk.positions, chunk.payload) if p not in done]
+        return self._request_chunks(chunk.method, [r for _, r in left], [p for p, _ in left], parts)
+
     def _dispatch(self, kind: str, requests: Sequence[Request]) -> Iterator[list[tuple[int, Response]]]:
         alive = [s for s in self.slots if not s.lost]
-        pending = deque(self.partitioner(requests, len(alive), self._count))
+        pending = deque(self._chunks(kind, requests, len(alive)))
         self.chunks += len(pending)
         events: queue.SimpleQueue = queue.SimpleQueue()
-        idle, busy = list(alive), {}  # slot -> (chunk positions, positions streamed back, start time)
+        idle, busy = list(alive), {}  # slot -> chunk
+        done: set[int] = set()  # positions streamed back (a reassigned work item may repeat some)
 
-        def serve(slot: _Slot, chunk: list[int]) -> None:
+        def serve(slot: _Slot, chunk: _Chunk) -> None:
             with slot.lock:
                 started = time.perf_counter()
                 try:
-                    for batch in slot.replica.serve(kind, [requests[p] for p in chunk]):
-                        events.put((slot, "batch", [(chunk[i], response) for i, response in batch]))
+                    for batch in slot.replica.serve(chunk.method, chunk.payload):
+                        if chunk.positions is not None:
+                            batch = [(chunk.positions[i], response) for i, response in batch]
+                        events.put((slot, "batch", batch))
                     events.put((slot, "done", time.perf_counter() - started))
                 except ReplicaLost as exc:
                     events.put((slot, "lost", (str(exc), time.perf_counter() - started)))
@@ -180,7 +234,7 @@ class ReplicatedBackend:
         def assign() -> None:
             while idle and pending:
                 slot, chunk = idle.pop(0), pending.popleft()
-                busy[slot] = (chunk, set(), time.perf_counter())
+                busy[slot] = chunk
                 threading.Thread(target=serve, args=(slot, chunk), daemon=True,
                                  name=f"swallow-eval-replica-{self.slots.index(slot)}").start()
 
@@ -190,10 +244,9 @@ class ReplicatedBackend:
                 slot, event, payload = events.get(timeout=0.5)  # a timeout keeps Ctrl-C responsive
             except queue.Empty:
                 continue
-            chunk, streamed, _ = busy[slot]
             if event == "batch":
-                fresh = [(p, r) for p, r in payload if p not in streamed]
-                streamed.update(p for p, _ in fresh)
+                fresh = [(p, r) for p, r in payload if p not in done]
+                done.update(p for p, _ in fresh)
                 slot.served += len(fresh)
                 yield fresh
             elif event == "done":
@@ -206,15 +259,14 @@ class ReplicatedBackend:
                 reason, seconds = payload
                 slot.busy_s += seconds
                 slot.lost = reason
-                del busy[slot]
-                left = [p for p in chunk if p not in streamed]
+                chunk = busy.pop(slot)
+                left = [p for p in chunk.covers() if p not in done]
                 survivors = [s for s in self.slots if not s.lost]
                 if not survivors:
                     raise UserError(f"every replica is gone (last: {slot.replica.where}: {reason}); finished "
                                     "requests are in the response cache: rerun the same command to resume")
                 self.reassigned += len(left)
-                again = [[left[k] for k in part] for part in
-                         self.partitioner([requests[p] for p in left], len(survivors), self._count)]
+                again = self._remainder(chunk, done, len(survivors))
                 pending.extendleft(reversed(again))
                 self.chunks += len(again)
                 self.log(f"replica {slot.replica.where} lost ({reason}); {len(left)} unfinished requests "
@@ -277,12 +329,13 @@ def create(name: str, model, data_parallel_size: int | None = None, ray_address:
         replicas = start_local(name, model, given, size, device)
     try:
         _same_identity(replicas)
-        info = model_info(model, bool(given.get("trust_remote_code")))  # tokenizer and config only
+        planner = backends.planner(name, model, **given)  # tokenizer and config only
+        info = planner.info if planner is not None else model_info(model, bool(given.get("trust_remote_code")))
     except UserError:
         for replica in replicas:
             replica.close()
         raise
-    return ReplicatedBackend(name, info, replicas, replicas[0].identity)
+    return ReplicatedBackend(name, info, replicas, replicas[0].identity, planner=planner)
 
 
 def _same_identity(replicas: list[Replica], ignore: str | None = None) -> None:

@@ -155,3 +155,66 @@ def test_replica_options_are_checked_before_anything_starts(proxy_model, backend
 
     with pytest.raises(UserError, match=message):
         dispatch.create(backend, proxy_model, **options)
+
+
+class PlannedReplica(TableReplica):
+    """A replica of a planned backend: it computes work items (`execute`), a batch per item part."""
+
+    def serve(self, kind, works):
+        assert kind == "execute"
+        for work in works:
+            for part in work.parts:
+                if self.die_after is not None and self.die_after <= 0:
+                    raise ReplicaLost("killed")
+                if self.die_after is not None:
+                    self.die_after -= 1
+                with self.lock:
+                    self.computed += part
+                yield [(p, self.table[p]) for p in part]
+
+
+class Work:
+    """A work item as the hf planner makes them: request positions in parts (its batches)."""
+
+    def __init__(self, parts):
+        self.parts = parts
+
+    def positions(self):
+        return [p for part in self.parts for p in part]
+
+    def cost(self):
+        return len(self.positions())
+
+
+class Planner:
+    def __init__(self, works):
+        self.works, self.planned = works, []
+
+    def plan(self, kind, requests):
+        self.planned.append((kind, len(requests)))
+        return self.works
+
+    def stats(self):
+        return {"prompt_tokens": {"loglikelihood": {"requested": 7, "computed": 5}}}
+
+
+def test_planned_work_items_are_handed_out_whole_and_a_lost_one_is_recomputed_whole():
+    works = [Work([[3 * k, 3 * k + 1], [3 * k + 2]]) for k in range(8)]  # 24 requests, 2 batches per item
+    table = {p: Loglikelihood(-float(p), True, 1) for p in range(24)}
+    replicas = [PlannedReplica("a", table), PlannedReplica("b", table, die_after=3)]
+    planner = Planner(works)
+    backend = ReplicatedBackend("hf", ModelInfo("p", "t", False, None), replicas, {"backend": "hf"},
+                                planner=planner, log=lambda m: None)
+    seen = run(backend, "loglikelihood", list(range(24)))
+    assert planner.planned == [("loglikelihood", 24)]  # planned once, in the driver
+    assert sorted(p for p, _ in seen) == list(range(24))  # each yielded exactly once
+    assert all(response == table[p] for p, response in seen)
+    stats = backend.stats()
+    assert stats["lost_replicas"] == ["b"] and stats["prompt_tokens"]["loglikelihood"]["computed"] == 5
+    # b died inside an item after streaming its first batch: a recomputes that whole item (a work
+    # item's answers depend on all of it), and the repeated positions are not yielded twice
+    b_done = replicas[1].computed
+    repeated = set(b_done) & set(replicas[0].computed)
+    (broken,) = [work for work in works if set(work.positions()) & repeated]
+    assert repeated == set(broken.parts[0])
+    assert stats["reassigned_requests"] == len(broken.parts[1])  # what b had not streamed back

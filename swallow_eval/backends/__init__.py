@@ -12,6 +12,10 @@ BACKENDS = {
     "openai": "swallow_eval.backends.openai:OpenAIBackend",
 }
 
+# Backends whose batching a data-parallel driver plans itself (work items, no weights): their
+# responses then do not depend on which replica or chunk computes them (swallow_eval.dispatch).
+PLANNERS = {"hf": "swallow_eval.backends.hf_plan:HFPlanner"}
+
 
 def check(name: str) -> None:
     if name not in BACKENDS:
@@ -40,3 +44,11 @@ def create(name: str, model, **options):
         if key not in parameters:
             raise UserError(f"--{key.replace('_', '-')} is not an option of --backend {name}")
     return backend_class(model, **given)
+
+
+def planner(name: str, model, **options):
+    """The driver-side planner of backend `name` for replicas built with `options`, or None."""
+    if name not in PLANNERS:
+        return None
+    module_name, class_name = PLANNERS[name].split(":")
+    return getattr(__import__(module_name, fromlist=[class_name]), class_name).for_driver(model, **options)

@@ -1,45 +1,38 @@
 """Hugging Face transformers backend (CPU or GPU): proxy models, CI and small-scale runs.
 
+A call's requests are planned into work items (backends/hf_plan.py) and each item is computed on
+its own, so a response depends only on its item: data-parallel replicas that compute the items a
+driver planned answer byte for byte what this single process answers.
+
 Log-likelihoods never compute the language-model head over a whole sequence: with a 262k
 vocabulary that dominates the cost of a small model. Hidden states are gathered at the positions
 that score a continuation and only those go through the head. Choices that share a context with
 single-token continuations (MMLU letters) cost one forward pass; choices that share a context with
 longer continuations reuse the context's KV cache.
 
-With prefix sharing (the default) the requests of a call are grouped by shared token prefix
+With prefix sharing (`--prefix-sharing`) the requests of a call are grouped by shared token prefix
 (backends/prefix.py): each group's prefix (the few-shot block of a task, the dev questions of an
 MMLU subject) goes through the model once, and only the members' own tokens run against a copy of
-its KV cache. `prefix_sharing=False` is the path without it.
+its KV cache.
 """
 
 from __future__ import annotations
 
 import copy
-from collections import defaultdict
-from dataclasses import dataclass
 from typing import Iterator, Sequence
 
 import torch
 
-from swallow_eval.backends.base import TokenizingBackend, load_tokenizer
-from swallow_eval.backends.prefix import prefix_groups
+from swallow_eval.backends.base import load_tokenizer
+from swallow_eval.backends.hf_plan import (GenerateGreedy, GeneratePrefixed, HFPlanner, Sample, ScorePrefixed,
+                                           ScoreRows, ScoreShared, Work)
 from swallow_eval.errors import UserError
-from swallow_eval.requests import Generation, GenerateRequest, Loglikelihood, LoglikelihoodRequest
+from swallow_eval.requests import Generation, GenerateRequest, Loglikelihood, LoglikelihoodRequest, Response
 
 LOGIT_ROWS_PER_CHUNK = 64  # rows of vocabulary-sized log-softmax held at once
-MIN_SHARED_PREFIX = 32  # tokens; a shorter shared prefix is not worth a pass of its own
 
 
-@dataclass
-class _Row:
-    """One forward sequence and the continuations it scores: (request index, first position, tokens)."""
-
-    ids: tuple[int, ...]
-    targets: list[tuple[int, int, tuple[int, ...]]]
-
-
-class HFBackend(TokenizingBackend):
-    name = "hf"
+class HFBackend(HFPlanner):
     pads_finished = True  # generate() continues finished sequences with padding
 
     def __init__(self, model, dtype: str | None = None, device: str | None = None, batch_size: int = 8,
@@ -65,80 +58,50 @@ class HFBackend(TokenizingBackend):
         if self.device != "cuda":
             self.model.to(self.device)
         self.model.eval()
-        self.batch_size = batch_size
-        self.max_batch_tokens = max_batch_tokens
-        self.prefix_sharing = prefix_sharing
         self._stop_lists: dict[tuple[str, ...], object] = {}
-        # Prompt tokens each kind's requests hold vs those that went through the model (stats()).
-        self.prompt_tokens = {kind: {"requested": 0, "computed": 0} for kind in ("loglikelihood", "generate")}
-        config = self.model.config
-        self._set_tokenizer(model, tokenizer, config, self.model.generation_config, chat_template)
-        self.max_length = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
+        self._set_plan(model, tokenizer, self.model.config, self.model.generation_config, chat_template,
+                       batch_size, max_batch_tokens, prefix_sharing)
+        self._steps = {ScoreRows: self._score_rows, ScoreShared: self._score_shared, ScorePrefixed: self._score_prefixed,
+                       GenerateGreedy: self._generate_greedy, GeneratePrefixed: self._generate_prefixed,
+                       Sample: self._sample}
 
     def identity(self) -> dict:
         return self._identity(dtype=self.dtype, device=torch.device(self.device).type)
 
-    def stats(self) -> dict:
-        """Prompt tokens requested (each request's own sequence) vs computed (forward-pass tokens
-        without padding): what sharing contexts and prefixes saved."""
-        return {"prefix_sharing": self.prefix_sharing, "prompt_tokens": copy.deepcopy(self.prompt_tokens)}
-
     def close(self) -> None:
         del self.model
 
-    # ---- log-likelihood --------------------------------------------------------------------
+    def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> Iterator[list[tuple[int, Loglikelihood]]]:
+        return self.execute(self.plan("loglikelihood", requests))
+
+    def generate(self, requests: Sequence[GenerateRequest]) -> Iterator[list[tuple[int, Generation]]]:
+        return self.execute(self.plan("generate", requests))
 
     @torch.inference_mode()
-    def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> Iterator[list[tuple[int, Loglikelihood]]]:
-        pairs = [self._loglikelihood_ids(request) for request in requests]
-        self.prompt_tokens["loglikelihood"]["requested"] += sum(len(c) + len(t) - 1 for c, t in pairs)
-        by_context: dict[tuple, list[int]] = defaultdict(list)
-        for index, (context, _) in enumerate(pairs):
-            by_context[context].append(index)
-        rows, shared = [], []
-        for context, indices in by_context.items():
-            continuations = [pairs[i][1] for i in indices]
-            longest = max(len(c) for c in continuations)
-            if all(len(c) == 1 for c in continuations):
-                rows.append(_Row(context, [(i, len(context) - 1, c) for i, c in zip(indices, continuations)]))
-            elif (not self.prefix_sharing and len(indices) > 1
-                  and (self.max_length is None or len(context) + longest <= self.max_length)):
-                shared.append((context, indices))
-            else:  # with prefix sharing, the rows of one context share it as a prefix
-                for i, c in zip(indices, continuations):
-                    rows.append(_Row(context + c[:-1], [(i, len(context) - 1, c)]))
-        if self.prefix_sharing:
-            rows = [self._truncate(row) for row in rows]
-            groups, alone = prefix_groups([row.ids for row in rows], MIN_SHARED_PREFIX)
-            for group in groups:
-                yield from self._score_prefixed([rows[i] for i in group.members], group.length)
-            rows = [rows[i] for i in alone]
-        yield from self._score_rows(rows)
-        for context, indices in sorted(shared, key=lambda s: -len(s[0])):
-            yield self._score_shared(context, [(i, pairs[i][1]) for i in indices])
+    def execute(self, works: Sequence[Work]) -> Iterator[list[tuple[int, Response]]]:
+        """Batches of (request position, response) of planned work items, as each batch finishes."""
+        for work in works:
+            yield from self._steps[type(work)](work)
 
-    def _score_rows(self, rows: list[_Row]) -> Iterator[list[tuple[int, Loglikelihood]]]:
-        rows = [self._truncate(row) for row in rows]
-        rows.sort(key=lambda row: -len(row.ids))
-        self.prompt_tokens["loglikelihood"]["computed"] += sum(len(row.ids) for row in rows)
-        for batch in self._batches(rows, lambda row: len(row.ids)):
-            width = len(batch[0].ids)
-            ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long)
-            mask = torch.zeros((len(batch), width), dtype=torch.long)
-            for b, row in enumerate(batch):
-                ids[b, : len(row.ids)] = torch.tensor(row.ids)
-                mask[b, : len(row.ids)] = 1
-            hidden = self._hidden(ids.to(self.model.device), mask.to(self.model.device))
-            picks = [
-                (index, hidden[b, start : start + len(tokens)], tokens)
-                for b, row in enumerate(batch)
-                for index, start, tokens in row.targets
-            ]
-            yield self._sum_logprobs(picks)
+    # ---- log-likelihood --------------------------------------------------------------------
 
-    def _score_shared(self, context: tuple, members: list[tuple[int, tuple]]) -> list[tuple[int, Loglikelihood]]:
-        """One forward pass over the shared context, then all continuations against its KV cache."""
-        self.prompt_tokens["loglikelihood"]["computed"] += len(context) + sum(len(t) - 1 for _, t in members)
+    def _score_rows(self, work: ScoreRows) -> Iterator[list[tuple[int, Loglikelihood]]]:
+        width = len(work.rows[0].ids)
+        ids = torch.full((len(work.rows), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(work.rows), width), dtype=torch.long)
+        for b, row in enumerate(work.rows):
+            ids[b, : len(row.ids)] = torch.tensor(row.ids)
+            mask[b, : len(row.ids)] = 1
+        hidden = self._hidden(ids.to(self.model.device), mask.to(self.model.device))
+        picks = [
+            (index, hidden[b, start : start + len(tokens)], tokens)
+            for b, row in enumerate(work.rows)
+            for index, start, tokens in row.targets
+        ]
+        yield self._sum_logprobs(picks)
+
+    def _score_shared(self, work: ScoreShared) -> Iterator[list[tuple[int, Loglikelihood]]]:
+        context, members = work.context, work.members
         out = self.model.base_model(input_ids=torch.tensor([context], device=self.model.device), use_cache=True)
         last = out.last_hidden_state[0, -1:]
         longest = max(len(tokens) for _, tokens in members)
@@ -162,7 +125,7 @@ class HFBackend(TokenizingBackend):
             (index, torch.cat([last, after[b, : len(tokens) - 1]]), tokens)
             for b, (index, tokens) in enumerate(members)
         ]
-        return self._sum_logprobs(picks)
+        yield self._sum_logprobs(picks)
 
     def _prefix_cache(self, prefix: Sequence[int]):
         """The prefix's hidden states and KV cache (batch 1), computed once for a group."""
@@ -176,13 +139,12 @@ class HFBackend(TokenizingBackend):
         cache.batch_repeat_interleave(batch)
         return cache
 
-    def _score_prefixed(self, rows: list[_Row], length: int) -> Iterator[list[tuple[int, Loglikelihood]]]:
-        """Rows sharing their first `length` tokens: the prefix once, then each row's own tokens
-        (right-padded, so positions follow the cache) against a copy of its KV cache."""
-        prefix_hidden, cache = self._prefix_cache(rows[0].ids[:length])
-        rows = sorted(rows, key=lambda row: -len(row.ids))
-        self.prompt_tokens["loglikelihood"]["computed"] += length + sum(len(row.ids) - length for row in rows)
-        for batch in self._batches(rows, lambda row: len(row.ids)):
+    def _score_prefixed(self, work: ScorePrefixed) -> Iterator[list[tuple[int, Loglikelihood]]]:
+        """Each batch's own tokens (right-padded, so positions follow the cache) against a copy of the
+        prefix's KV cache."""
+        length = work.length
+        prefix_hidden, cache = self._prefix_cache(work.batches[0][0].ids[:length])
+        for batch in work.batches:
             width = len(batch[0].ids) - length
             ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long)
             mask = torch.zeros((len(batch), length + width), dtype=torch.long)
@@ -200,13 +162,6 @@ class HFBackend(TokenizingBackend):
                 hidden = torch.cat([prefix_hidden, after[b]])
                 picks += [(index, hidden[start : start + len(tokens)], tokens) for index, start, tokens in row.targets]
             yield self._sum_logprobs(picks)
-
-    def _truncate(self, row: _Row) -> _Row:
-        """Keep the last max_length tokens (lm-eval's left truncation); positions shift with them."""
-        if self.max_length is None or len(row.ids) <= self.max_length:
-            return row
-        cut = len(row.ids) - self.max_length
-        return _Row(row.ids[cut:], [(i, max(start - cut, 0), tokens) for i, start, tokens in row.targets])
 
     def _hidden(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         return self.model.base_model(input_ids=ids, attention_mask=mask, use_cache=False).last_hidden_state
@@ -242,94 +197,52 @@ class HFBackend(TokenizingBackend):
             offset += len(toks)
         return results
 
-    def _batches(self, items, length):
-        """Consecutive batches (items sorted longest first) within batch_size and max_batch_tokens."""
-        batch = []
-        for item in items:
-            if batch and (len(batch) >= self.batch_size or length(batch[0]) * (len(batch) + 1) > self.max_batch_tokens):
-                yield batch
-                batch = []
-            batch.append(item)
-        if batch:
-            yield batch
-
     # ---- generation ------------------------------------------------------------------------
 
-    @torch.inference_mode()
-    def generate(self, requests: Sequence[GenerateRequest]) -> Iterator[list[tuple[int, Generation]]]:
-        greedy = defaultdict(list)
-        sampled = []
-        for index, request in enumerate(requests):
-            ids, max_new = self._prompt_ids(request, self.max_length)
-            if request.greedy:
-                greedy[(max_new, request.settings.stop)].append((index, ids))
-            else:
-                sampled.append((index, ids, max_new, request))
-        for (max_new, stop), members in greedy.items():
-            self.prompt_tokens["generate"]["requested"] += sum(len(ids) for _, ids in members)
-            if self.prefix_sharing and max_new > 0:
-                groups, alone = prefix_groups([ids for _, ids in members], MIN_SHARED_PREFIX)
-                for group in groups:
-                    yield from self._generate_prefixed([members[i] for i in group.members], group.length, max_new, stop)
-                members = [members[i] for i in alone]
-            self.prompt_tokens["generate"]["computed"] += sum(len(ids) for _, ids in members)
-            members.sort(key=lambda m: -len(m[1]))
-            for batch in self._batches(members, lambda m, new=max_new: len(m[1]) + new):
-                yield self._generate_batch(batch, max_new, stop)
-        for index, ids, max_new, request in sampled:
-            yield [(index, self._sample(ids, max_new, request))]
-
-    def _generate_batch(self, batch, max_new: int, stop: tuple[str, ...]) -> list[tuple[int, Generation]]:
-        width = max(len(ids) for _, ids in batch)
-        input_ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((len(batch), width), dtype=torch.long)
-        for b, (_, ids) in enumerate(batch):  # left padding
+    def _generate_greedy(self, work: GenerateGreedy) -> Iterator[list[tuple[int, Generation]]]:
+        width = max(len(ids) for _, ids in work.prompts)
+        input_ids = torch.full((len(work.prompts), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(work.prompts), width), dtype=torch.long)
+        for b, (_, ids) in enumerate(work.prompts):  # left padding
             input_ids[b, width - len(ids) :] = torch.tensor(ids)
             mask[b, width - len(ids) :] = 1
-        output = self._run_generate(input_ids, mask, max_new, stop, do_sample=False)
-        return [
-            (index, self._to_generation([output[b, width:].tolist()], len(ids), stop))
-            for b, (index, ids) in enumerate(batch)
+        output = self._run_generate(input_ids, mask, work.max_new, work.stop, do_sample=False)
+        yield [
+            (index, self._to_generation([output[b, width:].tolist()], len(ids), work.stop))
+            for b, (index, ids) in enumerate(work.prompts)
         ]
 
-    def _generate_prefixed(self, members, length: int, max_new: int, stop) -> Iterator[list[tuple[int, Generation]]]:
-        """Prompts sharing their first `length` tokens: the prefix's KV cache once, then batches of
-        [prefix, padding, own tokens] continuing from copies of it. Positions come from the attention
-        mask (as with left padding); a sliding window counts cache slots, padding included, so where
-        the sequence can outgrow the window a batch holds prompts of one length only (no padding)."""
-        _, cache = self._prefix_cache(members[0][1][:length])
-        self.prompt_tokens["generate"]["computed"] += length + sum(len(ids) - length for _, ids in members)
-        members = sorted(members, key=lambda m: -len(m[1]))
-        window = getattr(self.model.config, "sliding_window", None)
-        runs = [members]
-        if window is not None and len(members[0][1]) + max_new > window:
-            runs = [[m for m in members if len(m[1]) == size] for size in sorted({len(m[1]) for m in members}, reverse=True)]
-        for run in runs:
-            for batch in self._batches(run, lambda m: len(m[1]) + max_new):
-                width = len(batch[0][1])
-                input_ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long)
-                mask = torch.zeros((len(batch), width), dtype=torch.long)
-                input_ids[:, :length] = torch.tensor(batch[0][1][:length])
-                mask[:, :length] = 1
-                for b, (_, ids) in enumerate(batch):
-                    input_ids[b, width - len(ids) + length :] = torch.tensor(ids[length:])
-                    mask[b, width - len(ids) + length :] = 1
-                output = self._run_generate(input_ids, mask, max_new, stop, do_sample=False,
-                                            past_key_values=self._expanded(cache, len(batch)))
-                yield [(index, self._to_generation([output[b, width:].tolist()], len(ids), stop))
-                       for b, (index, ids) in enumerate(batch)]
+    def _generate_prefixed(self, work: GeneratePrefixed) -> Iterator[list[tuple[int, Generation]]]:
+        """Batches of [prefix, padding, own tokens] continuing from copies of the prefix's KV cache;
+        positions come from the attention mask (as with left padding)."""
+        length = work.length
+        _, cache = self._prefix_cache(work.batches[0][0][1][:length])
+        for batch in work.batches:
+            width = len(batch[0][1])
+            input_ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long)
+            mask = torch.zeros((len(batch), width), dtype=torch.long)
+            input_ids[:, :length] = torch.tensor(batch[0][1][:length])
+            mask[:, :length] = 1
+            for b, (_, ids) in enumerate(batch):
+                input_ids[b, width - len(ids) + length :] = torch.tensor(ids[length:])
+                mask[b, width - len(ids) + length :] = 1
+            output = self._run_generate(input_ids, mask, work.max_new, work.stop, do_sample=False,
+                                        past_key_values=self._expanded(cache, len(batch)))
+            yield [(index, self._to_generation([output[b, width:].tolist()], len(ids), work.stop))
+                   for b, (index, ids) in enumerate(batch)]
 
-    def _sample(self, ids: list[int], max_new: int, request: GenerateRequest) -> Generation:
-        settings = request.settings
+    def _sample(self, work: Sample) -> Iterator[list[tuple[int, Generation]]]:
+        settings = work.settings
         torch.manual_seed(settings.seed if settings.seed is not None else 0)
-        input_ids = torch.tensor([ids])
+        input_ids = torch.tensor([work.ids])
         output = self._run_generate(
-            input_ids, torch.ones_like(input_ids), max_new, settings.stop, do_sample=True,
+            input_ids, torch.ones_like(input_ids), work.max_new, settings.stop, do_sample=True,
             num_return_sequences=settings.n, temperature=settings.temperature,
             # None leaves top_p / top_k to the model's generation config.
             **{k: v for k, v in (("top_p", settings.top_p), ("top_k", settings.top_k)) if v is not None},
         )
-        return self._to_generation([row[len(ids):].tolist() for row in output], len(ids), settings.stop)
+        yield [(work.index, self._to_generation([row[len(work.ids):].tolist() for row in output], len(work.ids),
+                                                settings.stop))]
 
     def _run_generate(self, input_ids, mask, max_new, stop, **sampling):
         if max_new == 0:

@@ -1,0 +1,63 @@
+"""The hf backend's work items: a response depends only on its item, so data-parallel replicas
+that compute the items a driver planned answer byte for byte what one process answers.
+
+On the proxy model (fp32) and real requests: the driver's planner (tokenizer and config, no
+weights) plans what the backend itself plans; items computed one at a time, in reverse order and
+on one thread (a replica has fewer cores) give byte-identical responses to the whole call.
+"""
+
+import pytest
+import torch
+
+from swallow_eval import backends
+from swallow_eval.pipeline import item_requests, prepare
+from swallow_eval.requests import GenerateRequest
+from swallow_eval.task import BuildContext, load_registry
+
+pytestmark = pytest.mark.model
+
+SETS = {"openbookqa": 4, "xwinograd_en": 4, "mmlu": 1, "jcommonsenseqa": 8, "gsm8k": 3}
+MMLU_SUBJECTS = 6  # of the 57 (one item each): single-token choices, one row per item
+
+
+@pytest.fixture(scope="module")
+def calls(shared_data, proxy_tokenizer):
+    registry = load_registry()
+    requests = []
+    for name, limit in SETS.items():
+        task = registry[name]
+        items = prepare(task, shared_data, limit, BuildContext(tokenizer=proxy_tokenizer)).items
+        items = items[:MMLU_SUBJECTS] if name == "mmlu" else items
+        requests += [r for item in items for r in item_requests(task, item, True, cap=16)]
+    requests = list(dict.fromkeys(requests))
+    generate = [r for r in requests if isinstance(r, GenerateRequest)]
+    return [("loglikelihood", [r for r in requests if not isinstance(r, GenerateRequest)]), ("generate", generate)]
+
+
+def answers(batches) -> dict:
+    seen = {}
+    for batch in batches:
+        for position, response in batch:
+            assert position not in seen
+            seen[position] = response
+    return seen
+
+
+@pytest.mark.parametrize("sharing", [False, True], ids=["plain", "prefix-sharing"])
+def test_items_computed_alone_answer_as_the_whole_call(sharing, calls, hf_backend, proxy_model):
+    planner = backends.planner("hf", proxy_model, batch_size=hf_backend.batch_size, prefix_sharing=sharing)
+    threads = torch.get_num_threads()
+    for kind, requests in calls:
+        works = planner.plan(kind, requests)
+        if not sharing:  # the backend's own plan (its prefix sharing is off)
+            assert hf_backend.plan(kind, requests) == works
+        assert sorted(p for work in works for p in work.positions()) == list(range(len(requests)))
+        assert len(works) >= 2
+        whole = answers(hf_backend.execute(works))
+        torch.set_num_threads(1)
+        try:
+            alone = answers(batch for work in reversed(works) for batch in hf_backend.execute([work]))
+        finally:
+            torch.set_num_threads(threads)
+        assert alone == whole  # byte-identical: dataclass equality compares the floats exactly
+        assert [repr(alone[p]) for p in range(len(requests))] == [repr(whole[p]) for p in range(len(requests))]

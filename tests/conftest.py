@@ -138,3 +138,41 @@ def jsquad_data(shared_data, tmp_path_factory) -> Path:
     (root / "jsquad" / "valid-v1.1.json").symlink_to(shared_data / "jsquad" / "valid-v1.1.json")
     (root / "jsquad" / "train-v1.1.json").symlink_to(FIXTURES / "jsquad" / "train-v1.1.json")
     return root
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def ray_node_args() -> dict:
+    """One Ray test node: one CPU and one `eval_slot`, its files in the module's Ray session folder."""
+    return {"num_cpus": 1, "resources": {"eval_slot": 1}, "include_dashboard": False,
+            "temp_dir": f"{os.environ['RAY_TMPDIR']}/ray"}
+
+
+@pytest.fixture(scope="module")
+def ray_cluster():
+    """Ray's own multi-node test cluster on this machine: a head and one worker node (one raylet
+    each), started for the module on free ports, its session files under a fresh /tmp folder; each
+    replica asking for one `eval_slot` lands on its own node. The test process is a driver of it."""
+    import shutil
+    import tempfile
+
+    import ray
+    from ray.cluster_utils import Cluster
+
+    session = tempfile.mkdtemp(prefix="se-ray-", dir="/tmp")  # short: Ray's socket paths have a length limit
+    os.environ["RAY_TMPDIR"] = session  # Ray's files (and its current-cluster note) stay out of /tmp/ray
+    cluster = Cluster(initialize_head=True, head_node_args={**ray_node_args(), "gcs_server_port": _free_port()})
+    cluster.add_node(**ray_node_args())
+    cluster.wait_for_nodes()
+    ray.init(address=cluster.address, logging_level="ERROR", log_to_driver=False)
+    yield cluster
+    ray.shutdown()
+    cluster.shutdown()
+    del os.environ["RAY_TMPDIR"]
+    shutil.rmtree(session, ignore_errors=True)

@@ -1,28 +1,25 @@
 """Data-parallel replicas for real: the proxy model (fp32, hf) in local processes and as Ray actors
 on a real two-node Ray cluster on 127.0.0.1, against the single-process run.
 
-The cluster is Ray's own multi-node test cluster (one raylet per node), started once for the
-module on free ports with its session files under a fresh /tmp folder; each node has one CPU and
-one `eval_slot`, and each replica asks for one of each, so the two replicas land on different
-nodes. Per-sample outputs must be byte-identical to the single-process run, whichever replica or
-chunk served a request; a killed replica or a killed driver loses nothing that finished.
+The cluster is conftest's `ray_cluster`: Ray's own multi-node test cluster (one raylet per node),
+each node with one CPU and one `eval_slot`; each replica asks for one of each, so the two replicas
+land on different nodes. Per-sample outputs must be byte-identical to the single-process run,
+whichever replica or chunk served a request; a killed replica, a lost node or a killed driver loses
+nothing that finished.
 """
 
 import json
 import os
-import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
-from conftest import REPO, cli, wait_for_cached
+from conftest import REPO, cli, ray_node_args, wait_for_cached
 from swallow_eval import dispatch
 from swallow_eval.errors import UserError
 from swallow_eval.pipeline import item_requests, prepare
@@ -35,30 +32,6 @@ TASKS = "jcommonsenseqa,openbookqa,gsm8k"  # generation, shared-context log-like
 RUN = ["run", "--tasks", TASKS, "--model", "proxy:gemma3-270m", "--limit", "2", "--max-new-tokens", "16",
        "--batch-size", "2", "--no-progress"]
 SLOT = '{"eval_slot": 1}'
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def cluster():
-    from ray.cluster_utils import Cluster
-
-    session = tempfile.mkdtemp(prefix="se-ray-", dir="/tmp")  # short: Ray's socket paths have a length limit
-    os.environ["RAY_TMPDIR"] = session  # Ray's files (and its current-cluster note) stay out of /tmp/ray
-    node = {"num_cpus": 1, "resources": {"eval_slot": 1}, "include_dashboard": False, "temp_dir": f"{session}/ray"}
-    cluster = Cluster(initialize_head=True, head_node_args={**node, "gcs_server_port": _free_port()})
-    cluster.add_node(**node)
-    cluster.wait_for_nodes()
-    ray.init(address=cluster.address, logging_level="ERROR", log_to_driver=False)
-    yield cluster
-    ray.shutdown()
-    cluster.shutdown()
-    del os.environ["RAY_TMPDIR"]
-    shutil.rmtree(session, ignore_errors=True)
 
 
 def samples(output: Path) -> dict[str, str]:
@@ -87,9 +60,9 @@ def test_local_data_parallel_gives_the_single_process_samples(single_run, shared
     assert results_json(tmp_path)["backend"] == results_json(single_run)["backend"]  # same cache entries
 
 
-def test_two_ray_replicas_on_two_nodes_give_the_single_process_samples(cluster, single_run, shared_data, tmp_path):
+def test_two_ray_replicas_on_two_nodes_give_the_single_process_samples(ray_cluster, single_run, shared_data, tmp_path):
     cli(*RUN, "--data-dir", str(shared_data), "--no-cache", "--output-dir", str(tmp_path),
-        "--ray-address", cluster.address, "--data-parallel-size", "2", "--ray-resources", SLOT)
+        "--ray-address", ray_cluster.address, "--data-parallel-size", "2", "--ray-resources", SLOT)
     assert samples(tmp_path) == samples(single_run)
     results = results_json(tmp_path)
     nodes = {r["where"].split("(")[1].split()[1] for r in results["serving"]["replicas"]}
@@ -147,8 +120,8 @@ def check_fault_run(backend, mixed_requests, single_answers, kill) -> dict:
     return stats
 
 
-def test_killed_ray_actor_has_its_share_finished_by_the_other(cluster, proxy_model, mixed_requests, single_answers):
-    backend = dispatch.create("hf", proxy_model, ray_address=cluster.address, data_parallel_size=2,
+def test_killed_ray_actor_has_its_share_finished_by_the_other(ray_cluster, proxy_model, mixed_requests, single_answers):
+    backend = dispatch.create("hf", proxy_model, ray_address=ray_cluster.address, data_parallel_size=2,
                               ray_resources={"eval_slot": 1}, batch_size=2)
     try:
         victim = backend.slots[0].replica
@@ -168,11 +141,11 @@ def test_killed_local_replica_has_its_share_finished_by_the_other(proxy_model, m
     assert not any(s.replica.process.is_alive() for s in backend.slots)
 
 
-def test_unplaceable_replicas_are_one_line_errors_before_any_model_loads(cluster, proxy_model):
+def test_unplaceable_replicas_are_one_line_errors_before_any_model_loads(ray_cluster, proxy_model):
     started = time.time()
     for resources, cpus, size in (({"gpu_slot": 1}, None, 2), ({"eval_slot": 1}, 2, 1), ({"eval_slot": 1}, None, 3)):
         with pytest.raises(UserError, match="cannot place") as error:
-            dispatch.create("hf", proxy_model, ray_address=cluster.address, data_parallel_size=size,
+            dispatch.create("hf", proxy_model, ray_address=ray_cluster.address, data_parallel_size=size,
                             ray_resources=resources, ray_num_cpus=cpus)
         assert "\n" not in str(error.value)
     assert time.time() - started < 60  # three errors, none waiting for the placement timeout (120 s)
@@ -180,9 +153,9 @@ def test_unplaceable_replicas_are_one_line_errors_before_any_model_loads(cluster
         g["state"] == "REMOVED" for g in ray.util.placement_group_table().values())
 
 
-def test_sigkill_of_the_driver_then_rerun_computes_nothing_that_finished(cluster, single_run, shared_data, tmp_path):
+def test_sigkill_of_the_driver_then_rerun_computes_nothing_that_finished(ray_cluster, single_run, shared_data, tmp_path):
     cache = tmp_path / "responses.sqlite"
-    args = [*RUN, "--data-dir", str(shared_data), "--cache", str(cache), "--ray-address", cluster.address,
+    args = [*RUN, "--data-dir", str(shared_data), "--cache", str(cache), "--ray-address", ray_cluster.address,
             "--data-parallel-size", "2", "--ray-resources", SLOT]
     driver = subprocess.Popen([sys.executable, "-m", "swallow_eval", *args, "--output-dir", str(tmp_path / "killed")],
                               env={**os.environ, "PYTHONPATH": str(REPO)}, cwd=REPO,
@@ -200,3 +173,39 @@ def test_sigkill_of_the_driver_then_rerun_computes_nothing_that_finished(cluster
     assert sum(r["requests"] for r in results_json(tmp_path / "rerun")["serving"]["replicas"]) == requests["computed"]
     assert samples(tmp_path / "rerun") == samples(single_run)
     assert "served from the cache" in rerun.stderr
+
+
+def test_lost_node_has_its_replicas_share_finished_by_the_other(ray_cluster, single_run, shared_data, tmp_path):
+    """The second node's raylet and workers are SIGKILLed (a node lost, not shut down) once the first batch
+    is in the cache: its replica dies holding a chunk, or is handed one in the next call and fails at once.
+    The node is added back afterwards, so the module's other tests still have two."""
+    (worker,) = ray_cluster.worker_nodes
+    cache, log = tmp_path / "responses.sqlite", tmp_path / "driver.log"
+    args = [*RUN, "--data-dir", str(shared_data), "--cache", str(cache), "--output-dir", str(tmp_path / "out"),
+            "--ray-address", ray_cluster.address, "--data-parallel-size", "2", "--ray-resources", SLOT]
+    with log.open("w") as stderr:
+        driver = subprocess.Popen([sys.executable, "-m", "swallow_eval", *args], env={**os.environ, "PYTHONPATH": str(REPO)},
+                                  cwd=REPO, stdout=subprocess.DEVNULL, stderr=stderr)
+        try:
+            wait_for_cached(cache, driver, 2, timeout=600)
+            assert driver.poll() is None, "the run ended before the node could be removed:\n" + log.read_text()
+            ray_cluster.remove_node(worker, allow_graceful=False)
+            assert driver.wait(timeout=300) == 0, log.read_text()  # a lost node never hangs the run
+        finally:
+            if driver.poll() is None:
+                driver.kill()
+            ray_cluster.add_node(**ray_node_args())
+            ray_cluster.wait_for_nodes()
+    assert sum(node["Alive"] for node in ray.nodes()) == 2
+    assert samples(tmp_path / "out") == samples(single_run)
+    results = results_json(tmp_path / "out")
+    serving, requests = results["serving"], results["requests"]
+    (lost,) = serving["lost_replicas"]
+    assert f"node {worker.node_id[:12]}" in lost, serving
+    assert serving["reassigned_requests"] > 0
+    assert f"replica {lost} lost" in log.read_text()
+    # no finished request computed twice: what the replicas streamed back adds up to what the run computed
+    assert requests["computed"] == requests["distinct"]
+    assert sum(r["requests"] for r in serving["replicas"]) == requests["computed"]
+    with sqlite3.connect(cache) as db:
+        assert db.execute("SELECT COUNT(*) FROM responses").fetchone()[0] == requests["distinct"]

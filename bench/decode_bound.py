@@ -6,9 +6,8 @@ The bound: one decode step is at least the matrix products of every linear layer
 head for `batch` rows (the weights' shapes, timed here with torch's own kernels on this machine, now);
 its bytes (weights read once per step) and FLOPs per token are printed beside it. Decode rates:
 (generation of N tokens - generation of 1 token) / (N - 1) steps, on GSM8K-like prompts left-padded as
-the backend batches them, so prefill is left out; printed for transformers' generate() (the old path)
-and the backend's own greedy loop (backends/hf_decode.py, the new path), which must give the same ids.
-Bound and both paths are measured in turns, so a neighbour's load on shared cores hits all three.
+the backend batches them, so prefill is left out. Bound and decoding are measured in turns, so a
+neighbour's load on the shared cores hits both.
 --profile prints where a step's time goes in the backend (torch profiler, top operators).
 """
 
@@ -20,7 +19,6 @@ import time
 import torch
 
 from swallow_eval import models
-from swallow_eval.backends import hf_decode
 from swallow_eval.backends.hf import HFBackend
 from swallow_eval.requests import GenerateRequest, GenerationSettings
 
@@ -50,33 +48,27 @@ def matmul_bound(model, batch: int) -> float:
     return best_of(5, step)
 
 
-def decode_rates(backend: HFBackend, batch: int, new_tokens: int, rounds: int) -> tuple[float, dict[str, float], bool]:
-    """The bound's seconds per step, and tokens/s of the decode steps alone (prefill subtracted) of
-    transformers' generate() ("generate") and the backend's loop ("greedy") on the same left-padded
-    GSM8K-like prompts. The three are measured in turns, `rounds` times, best of each kept, so a
-    neighbour's load on the shared cores falls on all of them alike."""
+def decode_rates(backend: HFBackend, batch: int, new_tokens: int, rounds: int) -> tuple[float, float]:
+    """The bound's seconds per step, and tokens/s of the backend's decode steps alone (prefill
+    subtracted) on left-padded GSM8K-like prompts. Bound and decoding are measured in turns, `rounds`
+    times, best of each kept, so a neighbour's load on the shared cores falls on both alike."""
     prompts = [f"{PROMPT} {'Let us think.' * k}" for k in range(batch)]
     rows = [backend._prompt_ids(GenerateRequest(p, GenerationSettings(new_tokens), add_bos=True), None)[0]
             for p in prompts]
     width = max(len(r) for r in rows)
     ids = torch.tensor([[backend.pad_id] * (width - len(r)) + r for r in rows])
     mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows])
-    paths = {"generate": hf_decode.hf_generate, "greedy": hf_decode.greedy}
-    stopping = backend._stop_criteria(())
-    times = {(name, n): [] for name in paths for n in (1, new_tokens)}
-    outputs, bound = {}, []
+    times = {1: [], new_tokens: []}
+    bound, steps = [], new_tokens - 1
     for _ in range(rounds):
         with torch.inference_mode():
             bound.append(matmul_bound(backend.model, batch))
-            for name, path in paths.items():
-                for n in (1, new_tokens):
-                    started = time.perf_counter()
-                    outputs[name, n] = path(backend.model, ids, mask, n, stopping, backend.pad_id, sorted(backend.eos_ids))
-                    times[name, n].append(time.perf_counter() - started)
-    steps = outputs["greedy", new_tokens].shape[1] - width - 1  # EOS in every row ends it early
-    rates = {name: batch * steps / (min(times[name, new_tokens]) - min(times[name, 1])) for name in paths}
-    same = all(torch.equal(outputs["greedy", n], outputs["generate", n]) for n in (1, new_tokens))
-    return min(bound), rates, same
+            for n in times:
+                started = time.perf_counter()
+                output = backend._run_generate(ids, mask, n, (), do_sample=False)
+                times[n].append(time.perf_counter() - started)
+                steps = output.shape[1] - width - 1  # EOS in every row ends it early
+    return min(bound), batch * steps / (min(times[new_tokens]) - min(times[1]))
 
 
 def main() -> None:
@@ -91,15 +83,13 @@ def main() -> None:
     weights = [m.weight for m in backend.model.modules() if isinstance(m, torch.nn.Linear)]
     weight_bytes = sum(w.numel() * w.element_size() for w in weights)
     flops = sum(2 * w.numel() for w in weights)
-    bound_s, rates, same = decode_rates(backend, args.batch_size, args.new_tokens, args.rounds)
+    bound_s, rate = decode_rates(backend, args.batch_size, args.new_tokens, args.rounds)
     bound = args.batch_size / bound_s
     print(f"batch {args.batch_size}, torch threads {torch.get_num_threads()}, {args.new_tokens} new tokens, "
           f"best of {args.rounds} rounds: weights {weight_bytes / 2**20:.0f} MiB read per step, "
           f"{flops / 1e9:.2f} GFLOP per token ({flops * args.batch_size / bound_s / 1e9:.1f} GFLOP/s in the bound's products)")
     print(f"bound (linear layers + head, timed): {bound_s * 1e3:.1f} ms/step = {bound:.1f} tokens/s")
-    for name, label in (("generate", "transformers generate() (old path)"), ("greedy", "hf_decode.greedy (new path)")):
-        print(f"{label}: {rates[name]:.1f} tokens/s = {bound / rates[name]:.2f}x the bound's time")
-    print(f"new/old speed: {rates['greedy'] / rates['generate']:.2f}x; identical ids: {same}")
+    print(f"hf backend greedy decode (transformers generate()): {rate:.1f} tokens/s = {bound / rate:.2f}x the bound's time")
     if args.profile:
         from torch.profiler import ProfilerActivity, profile
 

@@ -21,7 +21,6 @@ from typing import Iterator, Sequence
 
 import torch
 
-from swallow_eval.backends import hf_decode
 from swallow_eval.backends.base import TokenizingBackend, load_tokenizer
 from swallow_eval.backends.prefix import prefix_groups
 from swallow_eval.errors import UserError
@@ -335,10 +334,17 @@ class HFBackend(TokenizingBackend):
     def _run_generate(self, input_ids, mask, max_new, stop, **sampling):
         if max_new == 0:
             return input_ids.repeat(sampling.get("num_return_sequences", 1), 1)
-        args = (self.model, input_ids, mask, max_new, self._stop_criteria(tuple(stop)), self.pad_id, sorted(self.eos_ids))
-        if not sampling.get("do_sample") and hf_decode.plain_greedy(self.model, self.pad_id, sorted(self.eos_ids)):
-            return hf_decode.greedy(*args, past_key_values=sampling.get("past_key_values")).cpu()
-        return hf_decode.hf_generate(*args, **sampling).cpu()
+        if not sampling.get("do_sample"):
+            sampling.update(temperature=None, top_p=None, top_k=None)
+        return self.model.generate(
+            input_ids=input_ids.to(self.model.device),
+            attention_mask=mask.to(self.model.device),
+            max_new_tokens=max_new,
+            stopping_criteria=self._stop_criteria(tuple(stop)),
+            pad_token_id=self.pad_id,
+            eos_token_id=sorted(self.eos_ids),
+            **sampling,
+        ).cpu()
 
     def _stop_criteria(self, stop: tuple[str, ...]):
         """Built once per stop list and backend: StopStringCriteria scans the whole vocabulary (~18 s for

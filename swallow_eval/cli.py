@@ -57,7 +57,7 @@ def run(
                                              rich_help_panel=HF),
     prefix_sharing: Optional[bool] = typer.Option(
         None, "--prefix-sharing/--no-prefix-sharing", rich_help_panel=HF,
-        help="Compute each shared prompt prefix once (opt-in: not yet faster on CPU; see README)."),
+        help="Compute each shared prompt prefix once (default on; off: every prompt in full)."),
     dtype: Optional[str] = typer.Option(None, "--dtype", help="float32 (CPU default), bfloat16, auto.",
                                         rich_help_panel=LOCAL),
     device: Optional[str] = typer.Option(None, "--device", help="cpu or cuda (default: cuda if available).",

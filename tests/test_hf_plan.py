@@ -49,7 +49,7 @@ def test_items_computed_alone_answer_as_the_whole_call(sharing, calls, hf_backen
     threads = torch.get_num_threads()
     for kind, requests in calls:
         works = planner.plan(kind, requests)
-        if not sharing:  # the backend's own plan (its prefix sharing is off)
+        if sharing == hf_backend.prefix_sharing:  # the backend's own plan
             assert hf_backend.plan(kind, requests) == works
         assert sorted(p for work in works for p in work.positions()) == list(range(len(requests)))
         assert len(works) >= 2

@@ -10,7 +10,7 @@ that score a continuation and only those go through the head. Choices that share
 single-token continuations (MMLU letters) cost one forward pass; choices that share a context with
 longer continuations reuse the context's KV cache.
 
-With prefix sharing (`--prefix-sharing`) the requests of a call are grouped by shared token prefix
+With prefix sharing (the default; `--no-prefix-sharing` turns it off) the requests of a call are grouped by shared token prefix
 (backends/prefix.py): each group's prefix (the few-shot block of a task, the dev questions of an
 MMLU subject) goes through the model once, and only the members' own tokens run against a copy of
 its KV cache.
@@ -37,7 +37,7 @@ class HFBackend(HFPlanner):
 
     def __init__(self, model, dtype: str | None = None, device: str | None = None, batch_size: int = 8,
                  max_batch_tokens: int = 8192, trust_remote_code: bool = False, chat_template: str | None = None,
-                 prefix_sharing: bool = False):
+                 prefix_sharing: bool = True):
         from transformers import AutoModelForCausalLM
 
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")

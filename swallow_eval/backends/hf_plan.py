@@ -170,7 +170,7 @@ class HFPlanner(TokenizingBackend):
 
     @classmethod
     def for_driver(cls, model, batch_size: int = 8, max_batch_tokens: int = 8192, trust_remote_code: bool = False,
-                   chat_template: str | None = None, prefix_sharing: bool = False, **_engine_options) -> HFPlanner:
+                   chat_template: str | None = None, prefix_sharing: bool = True, **_engine_options) -> HFPlanner:
         """The planner of replicas built with the same options (dtype and device do not change plans)."""
         planner = cls()
         tokenizer, config = load_tokenizer(model, trust_remote_code)

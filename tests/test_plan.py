@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from conftest import cli
-from swallow_eval.backends.hf import HFBackend, _Row
+from swallow_eval.backends.hf import HFBackend
+from swallow_eval.backends.hf_plan import Row
 from swallow_eval.pipeline import item_requests, prepare
 from swallow_eval.plan import Counts, duration, make_plan
 from swallow_eval.prefix import distinct_prefix_tokens
@@ -68,7 +69,7 @@ def backend_ids(backend: HFBackend, request) -> tuple[list[int], int]:
     if isinstance(request, GenerateRequest):
         return backend._prompt_ids(request, backend.max_length)
     context, continuation = backend._loglikelihood_ids(request)
-    return list(backend._truncate(_Row(context + continuation[:-1], [])).ids), 0
+    return list(backend._truncate(Row(context + continuation[:-1], [])).ids), 0
 
 
 def test_counts_equal_pipeline_and_hf_backend(shared_data, weightless_hf):

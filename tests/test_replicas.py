@@ -134,7 +134,7 @@ def test_killed_ray_actor_has_its_share_finished_by_the_other(ray_cluster, proxy
 def test_killed_local_replica_has_its_share_finished_by_the_other(proxy_model, mixed_requests, single_answers):
     backend = dispatch.create("hf", proxy_model, data_parallel_size=2, batch_size=2)
     try:
-        victim = backend.slots[1].replica
+        victim = backend.slots[0].replica  # the first idle replica is handed the first chunk
         check_fault_run(backend, mixed_requests, single_answers, lambda: os.kill(victim.process.pid, signal.SIGKILL))
     finally:
         backend.close()

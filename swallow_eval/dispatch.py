@@ -93,19 +93,20 @@ def unit_cost(requests: Sequence[Request], members: list[int], count_tokens: Cal
 
 def chunk_units(costs: Sequence[int], parts: int) -> list[list[int]]:
     """Units (by index, in the given order) cut into contiguous chunks of decreasing estimated cost,
-    in the order they are handed out."""
+    in the order they are handed out. A chunk closes before a unit that would take it past its
+    target, so a few large units (one planned batch each) still go to different replicas."""
     remaining = sum(costs)
     smallest = remaining / (max(parts, 1) * MIN_CHUNK_DIVISOR)
     chunks, chunk, chunk_cost, target = [], [], 0, 0.0
     for index, cost in enumerate(costs):
+        if chunk and chunk_cost + cost > target:
+            chunks.append(chunk)
+            chunk, chunk_cost = [], 0
         if not chunk:
             target = max(remaining / (2 * max(parts, 1)), smallest)
         chunk.append(index)
         chunk_cost += cost
         remaining -= cost
-        if chunk_cost >= target:
-            chunks.append(chunk)
-            chunk, chunk_cost = [], 0
     if chunk:
         chunks.append(chunk)
     return chunks

@@ -10,7 +10,7 @@ import threading
 import pytest
 
 from swallow_eval.backends.base import ModelInfo
-from swallow_eval.dispatch import ReplicaLost, ReplicatedBackend, partition
+from swallow_eval.dispatch import ReplicaLost, ReplicatedBackend, chunk_units, partition
 from swallow_eval.errors import UserError
 from swallow_eval.pipeline import item_requests, prepare
 from swallow_eval.requests import Generation, GenerateRequest, Loglikelihood, LoglikelihoodRequest
@@ -48,6 +48,14 @@ def test_chunks_cover_every_request_once_and_keep_contexts_together(requests_of)
     sizes = [sum(count(requests[p].context) + count(requests[p].continuation) for p in chunk) for chunk in chunks]
     assert len(chunks) >= 6
     assert sizes[0] > 2 * sizes[-1]
+
+
+def test_a_few_large_units_go_to_different_replicas():
+    """A call planned as two batches (JCommonsenseQA's shared-prefix prompts, then GSM8K's long ones:
+    the costs the hf planner gives them) is two chunks, not one chunk that leaves a replica idle."""
+    assert chunk_units([400, 1854], 2) == [[0], [1]]
+    assert chunk_units([5, 5, 5, 5], 2) == [[0], [1], [2], [3]]
+    assert [len(c) for c in chunk_units([1] * 64, 2)] == [16, 12, 9, 6, 5, 4, 3, 2, 2, 2, 2, 1]
 
 
 def test_requests_sharing_a_few_shot_prefix_are_neighbours(requests_of):

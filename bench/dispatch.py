@@ -2,14 +2,16 @@
 
 The P1-style workload (MMLU 4 per subject, 100 JCommonsenseQA, 30 GSM8K with the reference's
 256 new tokens; --small for a reduced one) is served by local hf replicas (fp32, the cores split
-between them), three ways in one run:
-  - N replicas, the old split: one contiguous shard per replica, cut up front by estimated tokens
-    (max new tokens standing in for the unknown output length), as vllm.py's `_shards` did;
-  - N replicas, the dispatcher: chunks of decreasing size handed out as replicas free up;
+between them), four ways in one run:
+  - N replicas, the old split: one contiguous shard per replica and call, cut up front by estimated
+    tokens (max new tokens standing in for the unknown output length), as vllm.py's `_shards` did;
+  - N replicas, the dispatcher with a queue per call: chunks of decreasing size handed out as
+    replicas free up, the generation call after the log-likelihood call;
+  - N replicas, the dispatcher as `run` uses it: both calls from one queue (`serve_calls`);
   - 1 replica on all the cores.
-It prints each replica's busy time per call (log-likelihood, generation: each call ends when its
-slowest replica does), the imbalance max/mean busy time (target <= 1.10), wall times, and checks
-that all three runs gave identical responses.
+It prints each replica's busy time per call (a call served alone ends when its slowest replica
+does) and over the run, the imbalance max/mean busy time (target <= 1.10), wall times, and checks
+that all runs gave identical responses.
 
     python bench/dispatch.py --data-dir ../shared/data [--small] [--replicas 2]
 """
@@ -51,27 +53,34 @@ def workload(data_dir: Path, sizes: dict, tokenizer, max_new_tokens: int | None)
             [r for r in requests if isinstance(r, GenerateRequest)], sizes)
 
 
-def serve(backend, calls) -> tuple[dict, list[dict]]:
-    """Answers and, per call, its wall time and each replica's busy time."""
+def serve(backend, calls, one_queue: bool = False) -> tuple[dict, list[dict]]:
+    """Answers and, per call (or for all calls when they share one queue), the wall time and each
+    replica's busy time."""
     answers, per_call = {}, []
-    for kind, requests in calls:
+    for group in ([calls] if one_queue else [[call] for call in calls]):
         before = [s.busy_s for s in backend.slots]
         started = time.perf_counter()
-        for batch in getattr(backend, kind)(requests):
+        for kind, batch in backend.serve_calls(group):
             answers.update({(kind, p): r for p, r in batch})
         busy = [s.busy_s - b for s, b in zip(backend.slots, before)]
-        per_call.append({"kind": kind, "wall_s": time.perf_counter() - started, "busy_s": busy})
+        label = " + ".join(kind for kind, _ in group)
+        per_call.append({"kind": label, "wall_s": time.perf_counter() - started, "busy_s": busy})
     return answers, per_call
+
+
+def imbalance(busy: list[float]) -> float:
+    return max(busy) / statistics.mean(busy) if len(busy) > 1 and statistics.mean(busy) else 1.0
 
 
 def report(label: str, per_call: list[dict], chunks: int) -> None:
     print(f"\n{label} ({chunks} chunks)")
     for call in per_call:
         busy = call["busy_s"]
-        imbalance = max(busy) / statistics.mean(busy) if len(busy) > 1 and statistics.mean(busy) else 1.0
-        print(f"  {call['kind']:13s} wall {call['wall_s']:7.1f} s   busy " +
-              " ".join(f"{b:7.1f}" for b in busy) + f"   imbalance max/mean {imbalance:.3f}")
-    print(f"  total wall {sum(c['wall_s'] for c in per_call):.1f} s", flush=True)
+        print(f"  {call['kind']:27s} wall {call['wall_s']:7.1f} s   busy " +
+              " ".join(f"{b:7.1f}" for b in busy) + f"   imbalance max/mean {imbalance(busy):.3f}")
+    run_busy = [sum(column) for column in zip(*(c["busy_s"] for c in per_call))]
+    print(f"  {'whole run':27s} wall {sum(c['wall_s'] for c in per_call):7.1f} s   busy " +
+          " ".join(f"{b:7.1f}" for b in run_busy) + f"   imbalance max/mean {imbalance(run_busy):.3f}", flush=True)
 
 
 def differences(label: str, ll: list, base: dict, other: dict) -> None:
@@ -123,8 +132,12 @@ def main() -> None:
         fixed, fixed_calls = serve(backend, calls)
         report(f"{args.replicas} replicas, fixed shards (the old split)", fixed_calls, backend.chunks)
         backend.chunker, backend.chunks = chunk_units, 0
-        chunked, chunked_calls = serve(backend, calls)
-        report(f"{args.replicas} replicas, chunked work queue (dispatcher)", chunked_calls, backend.chunks)
+        per_call, per_call_calls = serve(backend, calls)
+        report(f"{args.replicas} replicas, dispatcher, a queue per call", per_call_calls, backend.chunks)
+        backend.chunks = 0
+        chunked, chunked_calls = serve(backend, calls, one_queue=True)
+        report(f"{args.replicas} replicas, dispatcher, one queue for both calls (run's path)", chunked_calls,
+               backend.chunks)
     finally:
         backend.close()
     one = start_local("hf", model, options, 1, None)
@@ -135,11 +148,14 @@ def main() -> None:
         backend.close()
     report("1 replica on all cores", single_calls, 1)
     walls = {name: sum(c["wall_s"] for c in calls_) for name, calls_ in
-             (("fixed", fixed_calls), ("chunked", chunked_calls), ("single", single_calls))}
-    print(f"\nwall time: chunked / fixed shards = {walls['chunked'] / walls['fixed']:.3f}; "
-          f"1 replica / {args.replicas} replicas (chunked) = {walls['single'] / walls['chunked']:.3f}")
-    print(f"identical responses in all three runs: {fixed == chunked == single}")
-    differences("chunked vs 1 replica", ll, single, chunked)
+             (("fixed", fixed_calls), ("per call", per_call_calls), ("chunked", chunked_calls),
+              ("single", single_calls))}
+    print(f"\nwall time: dispatcher (one queue) / fixed shards = {walls['chunked'] / walls['fixed']:.3f}, "
+          f"/ a queue per call = {walls['chunked'] / walls['per call']:.3f}; "
+          f"1 replica / {args.replicas} replicas (one queue) = {walls['single'] / walls['chunked']:.3f}")
+    print(f"identical responses in all four runs: {fixed == per_call == chunked == single}")
+    differences("one queue vs 1 replica", ll, single, chunked)
+    differences("a queue per call vs 1 replica", ll, single, per_call)
     differences("fixed shards vs 1 replica", ll, single, fixed)
 
 

@@ -55,6 +55,10 @@ def run(
     output_dir: Path = typer.Option(Path("results"), "--output-dir"),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="hf backend (default 8).",
                                              rich_help_panel=HF),
+    max_batch_tokens: Optional[int] = typer.Option(
+        None, "--max-batch-tokens", min=1, rich_help_panel=HF,
+        help="Bound on a batch's rows x tokens, generated tokens included (default 8192); raise it with "
+             "--batch-size to decode long prompts in wider batches."),
     prefix_sharing: Optional[bool] = typer.Option(
         None, "--prefix-sharing/--no-prefix-sharing", rich_help_panel=HF,
         help="Compute each shared prompt prefix once (default on; off: every prompt in full)."),
@@ -131,7 +135,7 @@ def run(
     from swallow_eval.runner import BackendOptions, RunConfig, evaluate
 
     options = BackendOptions(
-        batch_size=batch_size, prefix_sharing=prefix_sharing, dtype=dtype, device=device,
+        batch_size=batch_size, max_batch_tokens=max_batch_tokens, prefix_sharing=prefix_sharing, dtype=dtype, device=device,
         tensor_parallel_size=tensor_parallel_size,
         pipeline_parallel_size=pipeline_parallel_size, data_parallel_size=data_parallel_size,
         max_model_len=max_model_len, gpu_memory_utilization=gpu_memory_utilization,

@@ -12,7 +12,9 @@ requests are the units: sorted by their text so requests sharing a few-shot pref
 neighbours (prefix caching pays off), log-likelihood requests with the same context together
 (backends score a shared context once). Units are cut into chunks of decreasing estimated cost
 (guided self-scheduling), handed out in order as replicas free up, so the tail of the run is
-small chunks and no replica idles while another still has a large share.
+small chunks and no replica idles while another still has a large share. The log-likelihood and
+generation calls of a run share one queue (`serve_calls`), so no replica waits at the end of one
+call for another to finish its last large chunk.
 
 Faults: a replica that dies has the requests of its chunk that it had not streamed back
 partitioned again and handed to the survivors; the run goes on and `stats()` says what happened.
@@ -123,9 +125,10 @@ def partition(requests: Sequence[Request], parts: int, count_tokens: Callable[[s
 @dataclass
 class _Chunk:
     """What one replica serves at a time: `method` of its backend on `payload` (requests, or the
-    work items a planner made); `positions` maps the payload's request indices to the call's
-    (None: work items carry the call's positions)."""
+    work items a planner made) for the call of `kind`; `positions` maps the payload's request
+    indices to the call's (None: work items carry the call's positions)."""
 
+    kind: str
     method: str
     payload: list
     positions: list[int] | None
@@ -164,10 +167,18 @@ class ReplicatedBackend:
         return self._identity
 
     def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> Iterator[list[tuple[int, Response]]]:
-        return self._dispatch("loglikelihood", requests)
+        return (batch for _, batch in self.serve_calls([("loglikelihood", requests)]))
 
     def generate(self, requests: Sequence[GenerateRequest]) -> Iterator[list[tuple[int, Response]]]:
-        return self._dispatch("generate", requests)
+        return (batch for _, batch in self.serve_calls([("generate", requests)]))
+
+    def serve_calls(self, calls: Sequence[tuple[str, Sequence[Request]]]) -> Iterator[tuple[str, list[tuple[int, Response]]]]:
+        """(kind, batch) of several calls served from one queue. Generation chunks go first: a
+        batch's decoding is the longest indivisible work, and how long it runs is known only at its
+        end; the log-likelihood chunks, shrinking towards the end, then fill in around them. With a
+        queue per call, a call's last large chunk kept the other replicas idle (bench/dispatch.py, P1 on
+        2 replicas: 352.0 s wall with a queue per call, 307.0 s with one)."""
+        return self._dispatch(sorted(calls, key=lambda call: call[0] != "generate"))
 
     def stats(self) -> dict:
         """What happened while serving, for results.json "serving"."""
@@ -188,33 +199,35 @@ class ReplicatedBackend:
         """The call's chunks: the planner's work items (each computed alone: byte-identical answers
         whichever replica serves them), else the requests' units."""
         if self.planner is not None:
-            return self._work_chunks(self.planner.plan(kind, requests), parts)
+            return self._work_chunks(kind, self.planner.plan(kind, requests), parts)
         return self._request_chunks(kind, requests, list(range(len(requests))), parts)
 
-    def _work_chunks(self, works: list, parts: int) -> list[_Chunk]:
-        return [_Chunk("execute", [works[k] for k in chunk], None)
+    def _work_chunks(self, kind: str, works: list, parts: int) -> list[_Chunk]:
+        return [_Chunk(kind, "execute", [works[k] for k in chunk], None)
                 for chunk in self.chunker([work.cost() for work in works], parts)]
 
     def _request_chunks(self, kind: str, requests: Sequence[Request], positions: list[int], parts: int) -> list[_Chunk]:
         ordered = units(requests)
         costs = [unit_cost(requests, members, self._count) for members in ordered]
-        return [_Chunk(kind, [requests[i] for i in indices], [positions[i] for i in indices])
+        return [_Chunk(kind, kind, [requests[i] for i in indices], [positions[i] for i in indices])
                 for indices in ([i for k in chunk for i in ordered[k]] for chunk in self.chunker(costs, parts))]
 
     def _remainder(self, chunk: _Chunk, done: set[int], parts: int) -> list[_Chunk]:
         """A lost replica's chunk, less what it streamed back, as chunks for the survivors."""
         if chunk.positions is None:
-            return self._work_chunks([w for w in chunk.payload if any(p not in done for p in w.positions())], parts)
+            left = [w for w in chunk.payload if any(p not in done for p in w.positions())]
+            return self._work_chunks(chunk.kind, left, parts)
         left = [(p, request) for p, request in zip(chunk.positions, chunk.payload) if p not in done]
-        return self._request_chunks(chunk.method, [r for _, r in left], [p for p, _ in left], parts)
+        return self._request_chunks(chunk.kind, [r for _, r in left], [p for p, _ in left], parts)
 
-    def _dispatch(self, kind: str, requests: Sequence[Request]) -> Iterator[list[tuple[int, Response]]]:
+    def _dispatch(self, calls: Sequence[tuple[str, Sequence[Request]]]) -> Iterator[tuple[str, list]]:
         alive = [s for s in self.slots if not s.lost]
-        pending = deque(self._chunks(kind, requests, len(alive)))
+        pending = deque(chunk for kind, requests in calls for chunk in self._chunks(kind, requests, len(alive)))
         self.chunks += len(pending)
         events: queue.SimpleQueue = queue.SimpleQueue()
         idle, busy = list(alive), {}  # slot -> chunk
-        done: set[int] = set()  # positions streamed back (a reassigned work item may repeat some)
+        # positions streamed back, per call (a reassigned work item may repeat some)
+        done: dict[str, set[int]] = {kind: set() for kind, _ in calls}
 
         def serve(slot: _Slot, chunk: _Chunk) -> None:
             with slot.lock:
@@ -223,7 +236,7 @@ class ReplicatedBackend:
                     for batch in slot.replica.serve(chunk.method, chunk.payload):
                         if chunk.positions is not None:
                             batch = [(chunk.positions[i], response) for i, response in batch]
-                        events.put((slot, "batch", batch))
+                        events.put((slot, "batch", (chunk.kind, batch)))
                     events.put((slot, "done", time.perf_counter() - started))
                 except ReplicaLost as exc:
                     events.put((slot, "lost", (str(exc), time.perf_counter() - started)))
@@ -246,10 +259,11 @@ class ReplicatedBackend:
             except queue.Empty:
                 continue
             if event == "batch":
-                fresh = [(p, r) for p, r in payload if p not in done]
-                done.update(p for p, _ in fresh)
+                kind, batch = payload
+                fresh = [(p, r) for p, r in batch if p not in done[kind]]
+                done[kind].update(p for p, _ in fresh)
                 slot.served += len(fresh)
-                yield fresh
+                yield kind, fresh
             elif event == "done":
                 slot.busy_s += payload
                 slot.chunks += 1
@@ -261,13 +275,13 @@ class ReplicatedBackend:
                 slot.busy_s += seconds
                 slot.lost = reason
                 chunk = busy.pop(slot)
-                left = [p for p in chunk.covers() if p not in done]
+                left = [p for p in chunk.covers() if p not in done[chunk.kind]]
                 survivors = [s for s in self.slots if not s.lost]
                 if not survivors:
                     raise UserError(f"every replica is gone (last: {slot.replica.where}: {reason}); finished "
                                     "requests are in the response cache: rerun the same command to resume")
                 self.reassigned += len(left)
-                again = self._remainder(chunk, done, len(survivors))
+                again = self._remainder(chunk, done[chunk.kind], len(survivors))
                 pending.extendleft(reversed(again))
                 self.chunks += len(again)
                 self.log(f"replica {slot.replica.where} lost ({reason}); {len(left)} unfinished requests "

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Iterator
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
@@ -147,24 +148,43 @@ def _answer(requests: list[Request], backend, cache, answers: dict, stats: RunSt
     stats.cached += len(cached)
     log(f"requests: {len(requests)} total, {len(ordered)} distinct, {len(cached)} served from the cache, "
         f"{len(ordered) - len(cached)} to compute")
-    for kind, method in (("loglikelihood", backend.loglikelihood), ("generate", backend.generate)):
-        todo = [r for r in ordered if r.kind == kind and r not in answers]
-        if not todo:
-            continue
-        started = time.perf_counter()
-        with _progress(show_progress, kind, len(todo)) as advance:
-            for batch in method(todo):
-                done = [(todo[i], response) for i, response in batch]
-                if cache is not None:
-                    cache.put_many(done)
-                for request, response in done:
-                    answers[request] = response
-                    if isinstance(response, Generation):
-                        stats.prompt_tokens += response.prompt_tokens
-                        stats.generated_tokens += response.generated_tokens
-                advance(len(done), sum(r.generated_tokens if isinstance(r, Generation) else r.tokens for _, r in done))
-        stats.computed += len(todo)
-        stats.seconds[kind] = stats.seconds.get(kind, 0.0) + time.perf_counter() - started
+    calls = {kind: [r for r in ordered if r.kind == kind and r not in answers] for kind in ("loglikelihood", "generate")}
+    calls = {kind: todo for kind, todo in calls.items() if todo}
+    if not calls:
+        return
+    left = {kind: len(todo) for kind, todo in calls.items()}
+    last = time.perf_counter()
+    with _progress(show_progress, left) as advance:
+        for kind, batch in _serve(backend, list(calls.items())):
+            done = [(calls[kind][i], response) for i, response in batch]
+            if cache is not None:
+                cache.put_many(done)
+            for request, response in done:
+                answers[request] = response
+                if isinstance(response, Generation):
+                    stats.prompt_tokens += response.prompt_tokens
+                    stats.generated_tokens += response.generated_tokens
+            advance(kind, len(done), sum(r.generated_tokens if isinstance(r, Generation) else r.tokens for _, r in done))
+            left[kind] -= len(done)
+            if left[kind] <= 0:  # a kind's seconds: from the previous kind's last answer to its own
+                now = time.perf_counter()
+                stats.seconds[kind] = stats.seconds.get(kind, 0.0) + now - last
+                last = now
+    stats.computed += sum(len(todo) for todo in calls.values())
+
+
+def _serve(backend, calls: list[tuple[str, list[Request]]]) -> Iterator[tuple[str, list[tuple[int, Response]]]]:
+    """(kind, batch) of every call: replicas serve the calls from one queue (`serve_calls`), a
+    single backend serves them in turn. An empty batch says that a kind's serving starts."""
+    serve_calls = getattr(backend, "serve_calls", None)
+    if serve_calls is not None:
+        yield from ((kind, []) for kind, _ in calls)
+        yield from serve_calls(calls)
+        return
+    for kind, requests in calls:
+        yield kind, []
+        for batch in getattr(backend, kind)(requests):
+            yield kind, batch
 
 
 def _collect(responses: list[Response]) -> ItemResponses:
@@ -182,26 +202,32 @@ def _collect(responses: list[Response]) -> ItemResponses:
 
 
 class _progress:
-    """A rich progress bar with requests done, tokens/s and ETA (or nothing when disabled)."""
+    """A rich progress bar per request kind with requests done, tokens/s and ETA (or nothing when
+    disabled)."""
 
-    def __init__(self, enabled: bool, kind: str, total: int):
-        self.enabled, self.kind, self.total = enabled, kind, total
-        self.tokens, self.started = 0, time.perf_counter()
+    def __init__(self, enabled: bool, totals: dict[str, int]):
+        self.enabled, self.totals = enabled, dict(totals)
+        self.tokens, self.started = dict.fromkeys(totals, 0), {}
 
     def __enter__(self):
         if not self.enabled:
-            return lambda n, tokens: None
+            return lambda kind, n, tokens: None
         self.bar = Progress(
             TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
             TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
         )
         self.bar.__enter__()
-        self.task_id = self.bar.add_task(self.kind, total=self.total, rate="")
+        task_ids = {kind: self.bar.add_task(kind, total=total, rate="", start=False)
+                    for kind, total in self.totals.items()}
 
-        def advance(n: int, tokens: int) -> None:
-            self.tokens += tokens
-            rate = self.tokens / max(time.perf_counter() - self.started, 1e-9)
-            self.bar.update(self.task_id, advance=n, rate=f"{rate:,.1f} tok/s")
+        def advance(kind: str, n: int, tokens: int) -> None:
+            if kind not in self.started:  # the kind's first (empty) batch: its serving starts
+                self.started[kind] = time.perf_counter()
+                self.bar.start_task(task_ids[kind])
+            self.tokens[kind] += tokens
+            started = self.started[kind]
+            rate = self.tokens[kind] / max(time.perf_counter() - started, 1e-9)
+            self.bar.update(task_ids[kind], advance=n, rate=f"{rate:,.1f} tok/s")
 
         return advance
 

@@ -26,6 +26,7 @@ class BackendOptions:
     """Options of the model's backend; None leaves the backend's default (see `swallow-eval run --help`)."""
 
     batch_size: int | None = None  # hf
+    max_batch_tokens: int | None = None  # hf
     prefix_sharing: bool | None = None
     dtype: str | None = None  # hf, vllm
     device: str | None = None  # hf, vllm
@@ -197,10 +198,10 @@ def _judge(config: RunConfig, prepared: list, answers: dict, stats, log: Log) ->
 
     judge_ref = models.resolve_judge(config.judge_model, config.judge_backend)
     log(f"judging with {judge_ref.spec} ({config.judge_backend} backend)")
-    # The model's dtype/device/batch size carry over where the judge's backend has them.
+    # The model's dtype/device/batch bounds carry over where the judge's backend has them.
     options = config.backend_options
     shared = backends.accepted(config.judge_backend, dtype=options.dtype, device=options.device,
-                               batch_size=options.batch_size)
+                               batch_size=options.batch_size, max_batch_tokens=options.max_batch_tokens)
     grader = backends.create(config.judge_backend, judge_ref, base_url=config.judge_base_url, **shared)
     try:
         judge_cache = None

@@ -226,3 +226,23 @@ def test_planned_work_items_are_handed_out_whole_and_a_lost_one_is_recomputed_wh
     (broken,) = [work for work in works if set(work.positions()) & repeated]
     assert repeated == set(broken.parts[0])
     assert stats["reassigned_requests"] == len(broken.parts[1])  # what b had not streamed back
+
+
+def test_both_calls_share_one_queue_generation_first(requests_of):
+    """A run's log-likelihood and generation calls are one queue: the generation chunks (decoding, the
+    longest indivisible work) are handed out first, the log-likelihood chunks fill in; a replica lost
+    on the way has its chunk of either kind served by the others."""
+    ll, gen = requests_of("openbookqa", 8), requests_of("gsm8k", 4)
+    table = answers_for(ll + gen)
+    replicas = [TableReplica("a", table), TableReplica("b", table, die_after=1)]
+    backend = ReplicatedBackend("t", ModelInfo("p", "t", False, None), replicas, {"backend": "t"}, log=lambda m: None)
+    seen = {"loglikelihood": [], "generate": []}
+    for kind, batch in backend.serve_calls([("loglikelihood", ll), ("generate", gen)]):
+        seen[kind] += batch
+    for kind, requests in (("loglikelihood", ll), ("generate", gen)):
+        assert sorted(p for p, _ in seen[kind]) == list(range(len(requests)))  # each exactly once
+        assert all(response == table[requests[p]] for p, response in seen[kind])
+    assert all(isinstance(replica.computed[0], GenerateRequest) for replica in replicas)
+    assert backend.stats()["lost_replicas"] == ["b"]
+    computed = replicas[0].computed + replicas[1].computed
+    assert sorted(map((ll + gen).index, computed)) == list(range(len(ll) + len(gen)))  # nothing twice

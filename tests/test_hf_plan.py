@@ -61,3 +61,15 @@ def test_items_computed_alone_answer_as_the_whole_call(sharing, calls, hf_backen
             torch.set_num_threads(threads)
         assert alone == whole  # byte-identical: dataclass equality compares the floats exactly
         assert [repr(alone[p]) for p in range(len(requests))] == [repr(whole[p]) for p in range(len(requests))]
+
+
+def test_max_batch_tokens_widens_generation_batches(shared_data, proxy_tokenizer, proxy_model):
+    """GSM8K prompts with the reference's 256 new tokens outgrow the default 8,192 tokens before 8 rows;
+    --max-batch-tokens lets --batch-size decode them in one batch (decoding reads every weight per step)."""
+    task = load_registry()["gsm8k"]
+    items = prepare(task, shared_data, 8, BuildContext(tokenizer=proxy_tokenizer)).items
+    requests = [r for item in items for r in item_requests(task, item, True)]
+    narrow = backends.planner("hf", proxy_model, batch_size=8).plan("generate", requests)
+    wide = backends.planner("hf", proxy_model, batch_size=8, max_batch_tokens=65536).plan("generate", requests)
+    assert all(len(work.prompts) < 8 for work in narrow)
+    assert [len(work.prompts) for work in wide] == [8]

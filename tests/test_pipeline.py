@@ -80,3 +80,33 @@ def test_corrupt_cache_entry_and_file_are_errors(tmp_path):
     garbage.write_bytes(b"this is not a database" * 100)
     with pytest.raises(UserError, match="garbage.sqlite"):
         ResponseCache(garbage, {"model": "a"}).get_many([request])
+
+
+class OneQueueBackend(CountingBackend):
+    """Serves both kinds from one queue, interleaved (as replicas do), through `serve_calls`."""
+
+    def serve_calls(self, calls):
+        def labelled(kind, requests):
+            for batch in getattr(self, kind)(requests):
+                yield kind, batch
+
+        streams = [labelled(kind, requests) for kind, requests in calls]
+        while streams:
+            for stream in list(streams):
+                item = next(stream, None)
+                if item is None:
+                    streams.remove(stream)
+                else:
+                    yield item
+
+
+def test_both_kinds_served_at_once_are_answered_and_timed(tmp_path):
+    registry = load_registry()
+    generation, choice = registry["jcommonsenseqa"], dataclasses.replace(registry["jcommonsenseqa"], name="mc",
+                                                                         generation=None)
+    prepared = [PreparedTask(generation, [Item(i, "x", prompt=f"prompt {i}") for i in range(3)], None),
+                PreparedTask(choice, [Item(i, 0, choices=[(f"C{i}", " a"), (f"C{i}", " bb")]) for i in range(2)], None)]
+    answers, stats = execute(prepared, OneQueueBackend(), None, show_progress=True, log=lambda m: None)
+    assert answers[("jcommonsenseqa", 2)].texts == ["t 2"]
+    assert answers[("mc", 1)].loglikelihoods == [-2.0, -3.0]
+    assert stats.computed == 7 and set(stats.seconds) == {"loglikelihood", "generate"}

@@ -124,14 +124,18 @@ def partition(requests: Sequence[Request], parts: int, count_tokens: Callable[[s
 
 @dataclass
 class _Chunk:
-    """What one replica serves at a time: `method` of its backend on `payload` (requests, or the
-    work items a planner made) for the call of `kind`; `positions` maps the payload's request
-    indices to the call's (None: work items carry the call's positions)."""
+    """What one replica serves at a time for the call of `kind`: `payload` is requests, or the work
+    items a planner made; `positions` maps the payload's request indices to the call's (None: work
+    items carry the call's positions)."""
 
     kind: str
-    method: str
     payload: list
     positions: list[int] | None
+
+    @property
+    def method(self) -> str:
+        """The backend method the replica runs: `execute` for planned work items, else the kind's."""
+        return "execute" if self.positions is None else self.kind
 
     def covers(self) -> list[int]:
         if self.positions is not None:
@@ -203,13 +207,13 @@ class ReplicatedBackend:
         return self._request_chunks(kind, requests, list(range(len(requests))), parts)
 
     def _work_chunks(self, kind: str, works: list, parts: int) -> list[_Chunk]:
-        return [_Chunk(kind, "execute", [works[k] for k in chunk], None)
+        return [_Chunk(kind, [works[k] for k in chunk], None)
                 for chunk in self.chunker([work.cost() for work in works], parts)]
 
     def _request_chunks(self, kind: str, requests: Sequence[Request], positions: list[int], parts: int) -> list[_Chunk]:
         ordered = units(requests)
         costs = [unit_cost(requests, members, self._count) for members in ordered]
-        return [_Chunk(kind, kind, [requests[i] for i in indices], [positions[i] for i in indices])
+        return [_Chunk(kind, [requests[i] for i in indices], [positions[i] for i in indices])
                 for indices in ([i for k in chunk for i in ordered[k]] for chunk in self.chunker(costs, parts))]
 
     def _remainder(self, chunk: _Chunk, done: set[int], parts: int) -> list[_Chunk]:

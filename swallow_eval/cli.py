@@ -62,6 +62,9 @@ def run(
     prefix_sharing: Optional[bool] = typer.Option(
         None, "--prefix-sharing/--no-prefix-sharing", rich_help_panel=HF,
         help="Compute each shared prompt prefix once (default on; off: every prompt in full)."),
+    head_screening: Optional[bool] = typer.Option(
+        None, "--head-screening/--no-head-screening", rich_help_panel=HF,
+        help="Greedy decoding reads the fp32 output head through an exact bf16 screen (default on where it applies)."),
     dtype: Optional[str] = typer.Option(None, "--dtype", help="float32 (CPU default), bfloat16, auto.",
                                         rich_help_panel=LOCAL),
     device: Optional[str] = typer.Option(None, "--device", help="cpu or cuda (default: cuda if available).",
@@ -135,7 +138,8 @@ def run(
     from swallow_eval.runner import BackendOptions, RunConfig, evaluate
 
     options = BackendOptions(
-        batch_size=batch_size, max_batch_tokens=max_batch_tokens, prefix_sharing=prefix_sharing, dtype=dtype, device=device,
+        batch_size=batch_size, max_batch_tokens=max_batch_tokens, prefix_sharing=prefix_sharing, head_screening=head_screening,
+        dtype=dtype, device=device,
         tensor_parallel_size=tensor_parallel_size,
         pipeline_parallel_size=pipeline_parallel_size, data_parallel_size=data_parallel_size,
         max_model_len=max_model_len, gpu_memory_utilization=gpu_memory_utilization,

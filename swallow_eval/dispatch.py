@@ -170,6 +170,11 @@ class ReplicatedBackend:
     def identity(self) -> dict:
         return self._identity
 
+    @property
+    def request_prompt_tokens(self) -> dict | None:
+        """The driver's planner's per-request prompt token counts (None: no planner)."""
+        return None if self.planner is None else self.planner.request_prompt_tokens
+
     def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> Iterator[list[tuple[int, Response]]]:
         return (batch for _, batch in self.serve_calls([("loglikelihood", requests)]))
 

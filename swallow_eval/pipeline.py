@@ -48,6 +48,8 @@ class RunStats:
     prompt_tokens: int = 0
     generated_tokens: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
+    # task -> {"requested", "computed"} prompt tokens, where the backend counts them per request (hf)
+    task_prompt_tokens: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 def limit_items(items: list[Item], limit: int | None) -> list[Item]:
@@ -113,7 +115,26 @@ def execute(prepared: list[PreparedTask], backend, cache, show_progress: bool = 
                     request = _generation_request(p.task, item, p.add_bos, messages, p.max_new_tokens_cap)
                     per_item[key].append(request)
                     round_requests[key] = [request]
+    counts = getattr(backend, "request_prompt_tokens", None)
+    if counts is not None:
+        stats.task_prompt_tokens = _task_prompt_tokens(per_item, counts)
     return {key: _collect([answers[r] for r in requests]) for key, requests in per_item.items()}, stats
+
+
+def _task_prompt_tokens(per_item: dict[tuple[str, int], list[Request]],
+                        counts: dict[Request, list[float]]) -> dict[str, dict[str, int]]:
+    """Per task, the prompt tokens of its requests the backend computed in this run (cache hits are
+    not), and their share of what went through the model: a prefix that requests share counts in equal
+    parts to each; a request that two tasks share counts in both."""
+    totals: dict[str, list[float]] = {}
+    for (task, _), requests in per_item.items():
+        total = totals.setdefault(task, [0, 0.0])
+        for request in dict.fromkeys(requests):
+            requested, computed = counts.get(request, (0, 0.0))
+            total[0] += requested
+            total[1] += computed
+    return {task: {"requested": int(requested), "computed": round(computed)}
+            for task, (requested, computed) in totals.items()}
 
 
 def judge(prepared: list[PreparedTask], answers: dict[tuple[str, int], ItemResponses], backend, cache,

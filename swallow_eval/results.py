@@ -60,7 +60,8 @@ def check_writable(output_dir: Path) -> None:
         raise UserError(f"--output-dir {output_dir} is not writable ({exc.strerror or exc})") from exc
 
 
-def task_result(p: PreparedTask, score: TaskScore, responses: list[ItemResponses]) -> TaskEntry:
+def task_result(p: PreparedTask, score: TaskScore, responses: list[ItemResponses],
+                prompt_tokens: dict[str, int] | None = None) -> TaskEntry:
     task = p.task
     column_metric = score.metrics.get(task.column.metric)
     return {
@@ -92,6 +93,7 @@ def task_result(p: PreparedTask, score: TaskScore, responses: list[ItemResponses
             "prompt": sum(r.prompt_tokens for r in responses),
             "generated": sum(r.generated_tokens for r in responses),
         },
+        **({"prompt_tokens": prompt_tokens} if prompt_tokens is not None else {}),
     }
 
 

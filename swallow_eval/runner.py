@@ -27,7 +27,8 @@ class BackendOptions:
 
     batch_size: int | None = None  # hf
     max_batch_tokens: int | None = None  # hf
-    prefix_sharing: bool | None = None
+    prefix_sharing: bool | None = None  # hf
+    head_screening: bool | None = None  # hf
     dtype: str | None = None  # hf, vllm
     device: str | None = None  # hf, vllm
     tensor_parallel_size: int | None = None  # vllm
@@ -114,7 +115,7 @@ def evaluate(config: RunConfig, log: Log | None = None) -> RunResult:
     try:
         prepared = _prepare(config, runnable, engine.info, template, skips)
         answers, stats = _execute(config, prepared, engine, model_ref, log)
-        _log_prompt_tokens(_serving(engine) or {}, log)
+        _log_prompt_tokens(_serving(engine) or {}, stats.task_prompt_tokens, log)
     finally:
         engine.close()
     judge_record = _judge(config, prepared, answers, stats, log)
@@ -253,7 +254,7 @@ def _write(run: _Run, load_seconds: float, started: float) -> RunResult:
         score = score_task(p.task, p.items, responses, context)
         samples[p.task.name] = run_dir / "samples" / f"{p.task.name}.jsonl"
         write_samples(samples[p.task.name], p, score, responses)
-        task_results[p.task.name] = task_result(p, score, responses)
+        task_results[p.task.name] = task_result(p, score, responses, run.stats.task_prompt_tokens.get(p.task.name))
     stats = run.stats
     timings = {"model_load_s": round(load_seconds, 3), **{f"{k}_s": round(v, 3) for k, v in stats.seconds.items()},
                "scoring_s": round(time.perf_counter() - scoring_started, 3),
@@ -264,11 +265,13 @@ def _write(run: _Run, load_seconds: float, started: float) -> RunResult:
     return RunResult.from_payload(payload, run_dir, path, samples)
 
 
-def _log_prompt_tokens(serving: dict, log: Log) -> None:
-    """Prompt tokens the backend was asked for vs computed (prefix sharing computes shared prefixes once)."""
-    for kind, count in serving.get("prompt_tokens", {}).items():
+def _log_prompt_tokens(serving: dict, per_task: dict[str, dict[str, int]], log: Log) -> None:
+    """Prompt tokens the backend was asked for vs computed (prefix sharing computes shared prefixes once),
+    per request kind and per task."""
+    counts = [*serving.get("prompt_tokens", {}).items(), *per_task.items()]
+    for name, count in counts:
         if count["requested"]:
-            log(f"{kind} prompt tokens: {count['requested']} requested, {count['computed']} computed")
+            log(f"{name} prompt tokens: {count['requested']} requested, {count['computed']} computed")
 
 
 def _serving(engine) -> dict | None:

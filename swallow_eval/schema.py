@@ -37,7 +37,7 @@ class DataEntry(TypedDict):
     files: dict[str, str]  # path -> sha256
 
 
-class TaskEntry(TypedDict):
+class _TaskFields(TypedDict):
     version: str
     reference: str
     shots: int
@@ -50,6 +50,10 @@ class TaskEntry(TypedDict):
     groups: dict[str, dict[str, float | None]]
     card: CardEntry
     tokens: dict[str, int]
+
+
+class TaskEntry(_TaskFields, total=False):
+    prompt_tokens: dict[str, int]  # hf: {"requested", "computed"} (prefix sharing)
 
 
 class ModelEntry(TypedDict):

@@ -46,6 +46,11 @@ def test_evaluate_equals_the_cli_run(shared_data, tmp_path):
     for counts in result.serving["prompt_tokens"].values():
         assert counts["requested"] >= counts["computed"] > 0
     assert result.serving["prompt_tokens"]["generate"]["computed"] < result.serving["prompt_tokens"]["generate"]["requested"]
+    # ... and per task: each task's requests and its share of the computed tokens (these two tasks share
+    # no request, one kind each, so each task's counts are its kind's).
+    assert result.serving["head_screening"] is True
+    for name, kind in (("jcommonsenseqa", "generate"), ("xwinograd_en", "loglikelihood")):
+        assert written["tasks"][name]["prompt_tokens"] == result.serving["prompt_tokens"][kind]
     for name, outcome in result.tasks.items():
         entry = written["tasks"][name]
         assert outcome.n == entry["n"] == 4

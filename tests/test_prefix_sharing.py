@@ -5,9 +5,13 @@ of the end-to-end test sets whose prompts share few-shot prefixes (the same task
 as tests/test_e2e_*.py): every log-likelihood within 1e-4 relative, every decision and greedy flag,
 every greedy text and token count equal. The end-to-end tests themselves run with sharing on and
 keep their exact expected outputs, recorded without it.
+
+Greedy decoding's screened output head (backends/hf_head.py) gives the full head's argmax: checked on
+the proxy's hidden states, and as equal greedy texts with and without it.
 """
 
 import pytest
+import torch
 
 from conftest import FIXTURES, REPO
 from swallow_eval.backends.prefix import PrefixGroup, prefix_groups
@@ -127,3 +131,49 @@ def test_greedy_texts_equal_the_unshared_path(hf_backend, e2e_requests):
         assert shared[request] == plain[request], request.prompt[-200:]
     assert shared_tokens["requested"] == plain_tokens["requested"] == plain_tokens["computed"]
     assert shared_tokens["computed"] < plain_tokens["computed"] / 2, (shared_tokens, plain_tokens)
+
+
+def test_per_request_shares_add_up_to_the_computed_tokens(hf_backend, e2e_requests):
+    requests = distinct(e2e_requests, ("mmlu", "xwinograd_en"), "loglikelihood")
+    works = hf_backend.plan("loglikelihood", requests)
+    counts = hf_backend.request_prompt_tokens
+    assert sum(counts[r][1] for r in requests) == pytest.approx(sum(work.tokens() for work in works))
+    assert all(counts[r][0] > counts[r][1] > 0 for r in requests if r.context.count("\n\n") >= 4)  # shots shared
+
+
+def test_screened_head_gives_the_full_heads_argmax(hf_backend, e2e_requests):
+    from swallow_eval.backends.hf_head import ScreenedHead, screenable
+
+    if not hf_backend.head_screening:
+        pytest.skip("no fast bf16 product on this CPU: greedy decoding reads the full head")
+    model, head = hf_backend.model, hf_backend.model.get_output_embeddings()
+    prompts = [r.prompt for r in distinct(e2e_requests, ("jcommonsenseqa", "math500_short"), "generate")][:4]
+    with torch.inference_mode():
+        hidden = torch.cat([model.base_model(input_ids=hf_backend.tokenizer(p, return_tensors="pt").input_ids)
+                            .last_hidden_state[0] for p in prompts])
+        full, screened = head(hidden), ScreenedHead(head)(hidden)
+    kept = torch.isfinite(screened)
+    assert torch.equal(screened.argmax(dim=1), full.argmax(dim=1))
+    assert torch.equal(screened[kept], full[kept])  # the candidates' logits are the full head's, bit for bit
+    assert kept.sum(dim=1).float().mean() < full.shape[1] / 100  # a few hundred candidates per row at most
+    # A logits processor that can reorder scores turns the screen off.
+    model.generation_config.repetition_penalty = 1.3
+    try:
+        assert not screenable(model, {"do_sample": False})
+    finally:
+        model.generation_config.repetition_penalty = None
+    assert screenable(model, {"do_sample": False})
+
+
+def test_greedy_texts_equal_with_the_full_head(hf_backend, e2e_requests):
+    if not hf_backend.head_screening:
+        pytest.skip("no fast bf16 product on this CPU: greedy decoding reads the full head")
+    requests = distinct(e2e_requests, GENERATION_SETS, "generate")
+    answers = {}
+    for screening in (True, False):
+        hf_backend.head_screening = screening
+        try:
+            answers[screening] = dict(pair for batch in hf_backend.generate(requests) for pair in batch)
+        finally:
+            hf_backend.head_screening = True
+    assert answers[True] == answers[False]

@@ -14,6 +14,9 @@ With prefix sharing (the default; `--no-prefix-sharing` turns it off) the reques
 (backends/prefix.py): each group's prefix (the few-shot block of a task, the dev questions of an
 MMLU subject) goes through the model once, and only the members' own tokens run against a copy of
 its KV cache.
+
+Greedy decoding reads the output head through a bf16 screen (backends/hf_head.py): the same argmax,
+exactly, at a third of the head's cost per step (`--no-head-screening` turns it off).
 """
 
 from __future__ import annotations
@@ -24,12 +27,14 @@ from typing import Iterator, Sequence
 import torch
 
 from swallow_eval.backends.base import load_tokenizer
+from swallow_eval.backends.hf_head import ScreenedHead, head_replaced, screenable
 from swallow_eval.backends.hf_plan import (GenerateGreedy, GeneratePrefixed, HFPlanner, Sample, ScorePrefixed,
                                            ScoreRows, ScoreShared, Work)
 from swallow_eval.errors import UserError
 from swallow_eval.requests import Generation, GenerateRequest, Loglikelihood, LoglikelihoodRequest, Response
 
 LOGIT_ROWS_PER_CHUNK = 64  # rows of vocabulary-sized log-softmax held at once
+GREEDY = {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
 
 
 class HFBackend(HFPlanner):
@@ -37,7 +42,7 @@ class HFBackend(HFPlanner):
 
     def __init__(self, model, dtype: str | None = None, device: str | None = None, batch_size: int = 8,
                  max_batch_tokens: int = 8192, trust_remote_code: bool = False, chat_template: str | None = None,
-                 prefix_sharing: bool = True):
+                 prefix_sharing: bool = True, head_screening: bool = True):
         from transformers import AutoModelForCausalLM
 
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -59,6 +64,8 @@ class HFBackend(HFPlanner):
             self.model.to(self.device)
         self.model.eval()
         self._stop_lists: dict[tuple[str, ...], object] = {}
+        self.head_screening = head_screening and screenable(self.model, GREEDY)
+        self._screen: ScreenedHead | None = None  # built for an execute() call that decodes greedily
         self._set_plan(model, tokenizer, self.model.config, self.model.generation_config, chat_template,
                        batch_size, max_batch_tokens, prefix_sharing)
         self._steps = {ScoreRows: self._score_rows, ScoreShared: self._score_shared, ScorePrefixed: self._score_prefixed,
@@ -67,6 +74,9 @@ class HFBackend(HFPlanner):
 
     def identity(self) -> dict:
         return self._identity(dtype=self.dtype, device=torch.device(self.device).type)
+
+    def stats(self) -> dict:
+        return {**super().stats(), "head_screening": self.head_screening}
 
     def close(self) -> None:
         del self.model
@@ -80,8 +90,11 @@ class HFBackend(HFPlanner):
     @torch.inference_mode()
     def execute(self, works: Sequence[Work]) -> Iterator[list[tuple[int, Response]]]:
         """Batches of (request position, response) of planned work items, as each batch finishes."""
-        for work in works:
-            yield from self._steps[type(work)](work)
+        try:
+            for work in works:
+                yield from self._steps[type(work)](work)
+        finally:
+            self._screen = None  # its bf16 copy of the head is not held between calls
 
     # ---- log-likelihood --------------------------------------------------------------------
 
@@ -247,17 +260,21 @@ class HFBackend(HFPlanner):
     def _run_generate(self, input_ids, mask, max_new, stop, **sampling):
         if max_new == 0:
             return input_ids.repeat(sampling.get("num_return_sequences", 1), 1)
+        screen = None
         if not sampling.get("do_sample"):
-            sampling.update(temperature=None, top_p=None, top_k=None)
-        return self.model.generate(
-            input_ids=input_ids.to(self.model.device),
-            attention_mask=mask.to(self.model.device),
-            max_new_tokens=max_new,
-            stopping_criteria=self._stop_criteria(tuple(stop)),
-            pad_token_id=self.pad_id,
-            eos_token_id=sorted(self.eos_ids),
-            **sampling,
-        ).cpu()
+            sampling.update(GREEDY)
+            if self.head_screening:
+                self._screen = screen = self._screen or ScreenedHead(self.model.get_output_embeddings())
+        with head_replaced(self.model, screen):
+            return self.model.generate(
+                input_ids=input_ids.to(self.model.device),
+                attention_mask=mask.to(self.model.device),
+                max_new_tokens=max_new,
+                stopping_criteria=self._stop_criteria(tuple(stop)),
+                pad_token_id=self.pad_id,
+                eos_token_id=sorted(self.eos_ids),
+                **sampling,
+            ).cpu()
 
     def _stop_criteria(self, stop: tuple[str, ...]):
         """Built once per stop list and backend: StopStringCriteria scans the whole vocabulary (~18 s for

@@ -44,6 +44,22 @@ class _Work:
         """The most tokens it may generate."""
         return 0
 
+    def shares(self) -> dict[int, float]:
+        """tokens(), attributed to the request positions it answers: a shared context or prefix in
+        equal parts to the requests sharing it, a row's own tokens to the requests it scores."""
+        raise NotImplementedError
+
+
+def _row_shares(rows: Sequence[Row], prefix: int = 0) -> dict[int, float]:
+    """Each row's tokens past a `prefix` shared by all rows (which counts once), split over its targets."""
+    each = prefix / len(rows)
+    return {index: (len(row.ids) - prefix + each) / len(row.targets) for row in rows for index, _, _ in row.targets}
+
+
+def _prompt_shares(prompts: Sequence[Prompt], prefix: int = 0) -> dict[int, float]:
+    each = prefix / len(prompts)
+    return {index: len(ids) - prefix + each for index, ids in prompts}
+
 
 @dataclass
 class Row:
@@ -65,6 +81,9 @@ class ScoreRows(_Work):
     def tokens(self) -> int:
         return sum(len(row.ids) for row in self.rows)
 
+    def shares(self) -> dict[int, float]:
+        return _row_shares(self.rows)
+
 
 @dataclass
 class ScoreShared(_Work):
@@ -78,6 +97,10 @@ class ScoreShared(_Work):
 
     def tokens(self) -> int:
         return len(self.context) + sum(len(tokens) - 1 for _, tokens in self.members)
+
+    def shares(self) -> dict[int, float]:
+        each = len(self.context) / len(self.members)
+        return {index: each + len(tokens) - 1 for index, tokens in self.members}
 
 
 @dataclass
@@ -93,6 +116,9 @@ class ScorePrefixed(_Work):
     def tokens(self) -> int:
         return self.length + sum(len(row.ids) - self.length for batch in self.batches for row in batch)
 
+    def shares(self) -> dict[int, float]:
+        return _row_shares([row for batch in self.batches for row in batch], self.length)
+
 
 @dataclass
 class GenerateGreedy(_Work):
@@ -107,6 +133,9 @@ class GenerateGreedy(_Work):
 
     def tokens(self) -> int:
         return sum(len(ids) for _, ids in self.prompts)
+
+    def shares(self) -> dict[int, float]:
+        return _prompt_shares(self.prompts)
 
     def new_tokens(self) -> int:
         return self.max_new * len(self.prompts)
@@ -127,6 +156,9 @@ class GeneratePrefixed(_Work):
     def tokens(self) -> int:
         return self.length + sum(len(ids) - self.length for batch in self.batches for _, ids in batch)
 
+    def shares(self) -> dict[int, float]:
+        return _prompt_shares([prompt for batch in self.batches for prompt in batch], self.length)
+
     def new_tokens(self) -> int:
         return self.max_new * len(self.positions())
 
@@ -145,6 +177,9 @@ class Sample(_Work):
 
     def tokens(self) -> int:
         return len(self.ids)
+
+    def shares(self) -> dict[int, float]:
+        return {self.index: float(len(self.ids))}
 
     def new_tokens(self) -> int:
         return self.max_new * self.settings.n
@@ -165,8 +200,10 @@ class HFPlanner(TokenizingBackend):
         self.batch_size, self.max_batch_tokens, self.prefix_sharing = batch_size, max_batch_tokens, prefix_sharing
         self.max_length = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
         self.sliding_window = getattr(config, "sliding_window", None)
-        # Prompt tokens each kind's requests hold vs those that go through the model (stats()).
+        # Prompt tokens each kind's requests hold vs those that go through the model (stats()), and per
+        # request: [requested, computed share] (the pipeline sums them per task).
         self.prompt_tokens = {kind: {"requested": 0, "computed": 0} for kind in ("loglikelihood", "generate")}
+        self.request_prompt_tokens: dict[Request, list[float]] = {}
 
     @classmethod
     def for_driver(cls, model, batch_size: int = 8, max_batch_tokens: int = 8192, trust_remote_code: bool = False,
@@ -187,12 +224,21 @@ class HFPlanner(TokenizingBackend):
         """The work items of a `loglikelihood` or `generate` call, in the order they are computed."""
         works = list(self._plan_loglikelihood(requests) if kind == "loglikelihood" else self._plan_generate(requests))
         # Sampled prompts are left out of both counts (requested counts greedy prompts only).
-        self.prompt_tokens[kind]["computed"] += sum(work.tokens() for work in works if not isinstance(work, Sample))
+        counted = [work for work in works if not isinstance(work, Sample)]
+        self.prompt_tokens[kind]["computed"] += sum(work.tokens() for work in counted)
+        for work in counted:
+            for position, share in work.shares().items():
+                self.request_prompt_tokens[requests[position]][1] += share
         return works
+
+    def _requested(self, request: Request, tokens: int) -> int:
+        self.request_prompt_tokens[request] = [tokens, 0.0]
+        return tokens
 
     def _plan_loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> Iterator[Work]:
         pairs = [self._loglikelihood_ids(request) for request in requests]
-        self.prompt_tokens["loglikelihood"]["requested"] += sum(len(c) + len(t) - 1 for c, t in pairs)
+        self.prompt_tokens["loglikelihood"]["requested"] += sum(
+            self._requested(request, len(c) + len(t) - 1) for request, (c, t) in zip(requests, pairs))
         by_context: dict[Ids, list[int]] = defaultdict(list)
         for index, (context, _) in enumerate(pairs):
             by_context[context].append(index)
@@ -235,7 +281,8 @@ class HFPlanner(TokenizingBackend):
             else:
                 sampled.append(Sample(index, tuple(ids), max_new, request.settings))
         for (max_new, stop), prompts in greedy.items():
-            self.prompt_tokens["generate"]["requested"] += sum(len(ids) for _, ids in prompts)
+            self.prompt_tokens["generate"]["requested"] += sum(
+                self._requested(requests[index], len(ids)) for index, ids in prompts)
             if self.prefix_sharing and max_new > 0:
                 groups, alone = prefix_groups([ids for _, ids in prompts], MIN_SHARED_PREFIX)
                 for group in groups:

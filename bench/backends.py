@@ -10,8 +10,8 @@ llm-jp-eval prompts, 1 new token) and the first 30 GSM8K items (4-shot, Random(1
 up to 256 new tokens), optionally XWINO; prompts follow en-tasks.md §2.5-2.7. They are written as a
 swallow-eval --tasks-dir and an lm-eval --include_path that read the same JSONL (so the prompt bytes
 are identical). Three command lines run alternately, each in a fresh process: lm-eval's hf model,
-swallow-eval's hf backend with --no-prefix-sharing (the path before prefix sharing) and with it
-(the default). Printed: wall time and peak RSS of the whole process tree (vLLM's engine processes
+swallow-eval's hf backend as it was before prefix sharing and head screening
+(--no-prefix-sharing --no-head-screening) and as it is by default. Printed: wall time and peak RSS of the whole process tree (vLLM's engine processes
 included), ratios, prompt tokens requested vs computed, whether every per-item decision (argmax
 choice, generated text) is identical, swallow-eval's requests/s and tokens/s, the share of the wall
 time its own code takes; then bench/decode_bound.py: greedy decode tokens/s beside the bound of the
@@ -40,6 +40,7 @@ import psutil
 REPO = Path(__file__).resolve().parent.parent
 MODEL = "proxy:gemma3-270m"
 GSM8K_STOP = ["Question:", "</s>", "<|im_end|>"]
+BEFORE = "swallow-eval hf (no sharing/screen)"  # --no-prefix-sharing --no-head-screening: the path before them
 
 
 # ---- prompt sets (en-tasks.md §2.5-2.7) ----------------------------------------------------------
@@ -283,7 +284,8 @@ def swallow_command(python: str, work: Path, out: Path, backend: str, names: lis
                ",".join(names), "--tasks-dir", str(work / "swallow"), "--data-dir", str(work),
                "--output-dir", str(out), "--no-cache", "--no-progress"]
     if backend == "hf":
-        command += ["--batch-size", str(args.batch_size)] + (["--prefix-sharing"] if sharing else ["--no-prefix-sharing"])
+        command += ["--batch-size", str(args.batch_size)]
+        command += ["--prefix-sharing", "--head-screening"] if sharing else ["--no-prefix-sharing", "--no-head-screening"]
     else:
         command += ["--max-model-len", "4096", "--enforce-eager"]
     return command
@@ -370,15 +372,14 @@ def main() -> None:
            "TOKENIZERS_PARALLELISM": "false", "VLLM_LOGGING_LEVEL": "WARNING"}
     env.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")
     python = sys.executable
-    runs = {"swallow-eval hf --no-prefix-sharing":
-            lambda out: swallow_command(python, work, out, "hf", names, args, sharing=False),
+    runs = {BEFORE: lambda out: swallow_command(python, work, out, "hf", names, args, sharing=False),
             "swallow-eval hf": lambda out: swallow_command(python, work, out, "hf", names, args)}
     if not args.no_lmeval:
         runs["lm-eval hf"] = lambda out: lmeval_command(args.lmeval_python, work, out, model_path, names, args)
     if args.vllm_python:
         runs["swallow-eval vllm"] = lambda out: swallow_command(args.vllm_python, work, out, "vllm", names, args)
     figures: dict[str, list[tuple[float, float]]] = {}
-    folder = {label: label.replace(" ", "_").replace("-", "") for label in runs}
+    folder = {label: re.sub(r"\W+", "_", label).strip("_") for label in runs}
     for round_ in range(args.rounds):
         for label, command in runs.items():  # alternating: load drift hits every harness alike
             out = work / f"out-{folder[label]}-{round_}"
@@ -390,14 +391,14 @@ def main() -> None:
     print(f"\n{'run':<36} {'wall s (best)':>13} {'peak RSS MB':>12}   ratios")
     for label, (wall, rss) in best.items():
         ratios = [f"{wall / best[base][0]:.2f}x wall {rss / best[base][1]:.2f}x RSS vs {base}"
-                  for base in ("lm-eval hf", "swallow-eval hf --no-prefix-sharing") if base in best and base != label]
+                  for base in ("lm-eval hf", BEFORE) if base in best and base != label]
         print(f"{label:<36} {wall:>13.1f} {rss:>12.0f}   {'; '.join(ratios)}")
 
     def decisions(label: str, name: str) -> list:
         out = work / f"out-{folder[label]}-0"
         return lmeval_decisions(out, name) if label.startswith("lm-eval") else swallow_decisions(out, name)
 
-    reference = "lm-eval hf" if "lm-eval hf" in runs else "swallow-eval hf --no-prefix-sharing"
+    reference = "lm-eval hf" if "lm-eval hf" in runs else BEFORE
     for label in runs:
         if label == reference:
             continue

@@ -4,7 +4,9 @@
 
 The bound: one decode step is at least the matrix products of every linear layer and the output
 head for `batch` rows (the weights' shapes, timed here with torch's own kernels on this machine, now);
-its bytes (weights read once per step) and FLOPs per token are printed beside it. Decode rates:
+its bytes (weights read once per step) and FLOPs per token are printed beside it. With the head
+screened (the default, backends/hf_head.py) the head's product is the bf16 one, so its bound is that;
+both ways of decoding are measured against their own bound. Decode rates:
 (generation of N tokens - generation of 1 token) / (N - 1) steps, on GSM8K-like prompts left-padded as
 the backend batches them, so prefill is left out. Bound and decoding are measured in turns, so a
 neighbour's load on the shared cores hits both.
@@ -35,9 +37,12 @@ def best_of(runs: int, work) -> float:
     return min(times)
 
 
-def matmul_bound(model, batch: int) -> float:
-    """Seconds of one step's linear layers + output head at `batch` rows (best of 5)."""
-    weights = [m.weight for m in model.modules() if isinstance(m, torch.nn.Linear)]
+def matmul_bound(model, batch: int, screened: bool) -> float:
+    """Seconds of one step's linear layers + output head at `batch` rows (best of 5); a screened head
+    reads its bf16 copy."""
+    head = model.get_output_embeddings()
+    weights = [m.weight.to(torch.bfloat16) if screened and m is head else m.weight
+               for m in model.modules() if isinstance(m, torch.nn.Linear)]
     inputs = [torch.randn(batch, w.shape[1], dtype=w.dtype) for w in weights]
 
     def step():
@@ -48,7 +53,7 @@ def matmul_bound(model, batch: int) -> float:
     return best_of(5, step)
 
 
-def decode_rates(backend: HFBackend, batch: int, new_tokens: int, rounds: int) -> tuple[float, float]:
+def decode_rates(backend: HFBackend, batch: int, new_tokens: int, rounds: int) -> dict[bool, tuple[float, float]]:
     """The bound's seconds per step, and tokens/s of the backend's decode steps alone (prefill
     subtracted) on left-padded GSM8K-like prompts. Bound and decoding are measured in turns, `rounds`
     times, best of each kept, so a neighbour's load on the shared cores falls on both alike."""
@@ -58,17 +63,23 @@ def decode_rates(backend: HFBackend, batch: int, new_tokens: int, rounds: int) -
     width = max(len(r) for r in rows)
     ids = torch.tensor([[backend.pad_id] * (width - len(r)) + r for r in rows])
     mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows])
-    times = {1: [], new_tokens: []}
-    bound, steps = [], new_tokens - 1
+    modes = [True, False] if backend.head_screening else [False]
+    times = {(mode, n): [] for mode in modes for n in (1, new_tokens)}
+    bound = {mode: [] for mode in modes}
+    steps = new_tokens - 1
     for _ in range(rounds):
         with torch.inference_mode():
-            bound.append(matmul_bound(backend.model, batch))
-            for n in times:
-                started = time.perf_counter()
-                output = backend._run_generate(ids, mask, n, (), do_sample=False)
-                times[n].append(time.perf_counter() - started)
-                steps = output.shape[1] - width - 1  # EOS in every row ends it early
-    return min(bound), batch * steps / (min(times[new_tokens]) - min(times[1]))
+            for mode in modes:
+                backend.head_screening = mode
+                bound[mode].append(matmul_bound(backend.model, batch, mode))
+                for n in (1, new_tokens):
+                    started = time.perf_counter()
+                    output = backend._run_generate(ids, mask, n, (), do_sample=False)
+                    times[(mode, n)].append(time.perf_counter() - started)
+                    steps = output.shape[1] - width - 1  # EOS in every row ends it early
+    backend.head_screening = modes[0]
+    return {mode: (min(bound[mode]), batch * steps / (min(times[(mode, new_tokens)]) - min(times[(mode, 1)])))
+            for mode in modes}
 
 
 def main() -> None:
@@ -83,13 +94,16 @@ def main() -> None:
     weights = [m.weight for m in backend.model.modules() if isinstance(m, torch.nn.Linear)]
     weight_bytes = sum(w.numel() * w.element_size() for w in weights)
     flops = sum(2 * w.numel() for w in weights)
-    bound_s, rate = decode_rates(backend, args.batch_size, args.new_tokens, args.rounds)
-    bound = args.batch_size / bound_s
+    rates = decode_rates(backend, args.batch_size, args.new_tokens, args.rounds)
     print(f"batch {args.batch_size}, torch threads {torch.get_num_threads()}, {args.new_tokens} new tokens, "
-          f"best of {args.rounds} rounds: weights {weight_bytes / 2**20:.0f} MiB read per step, "
-          f"{flops / 1e9:.2f} GFLOP per token ({flops * args.batch_size / bound_s / 1e9:.1f} GFLOP/s in the bound's products)")
-    print(f"bound (linear layers + head, timed): {bound_s * 1e3:.1f} ms/step = {bound:.1f} tokens/s")
-    print(f"hf backend greedy decode (transformers generate()): {rate:.1f} tokens/s = {bound / rate:.2f}x the bound's time")
+          f"best of {args.rounds} rounds: fp32 weights {weight_bytes / 2**20:.0f} MiB read per step, "
+          f"{flops / 1e9:.2f} GFLOP per token")
+    for screened, (bound_s, rate) in rates.items():
+        bound, head = args.batch_size / bound_s, "bf16 screen" if screened else "full fp32 head"
+        print(f"{head}: bound (linear layers + head, timed) {bound_s * 1e3:.1f} ms/step = {bound:.1f} tokens/s; "
+              f"hf backend greedy decode (transformers generate()) {rate:.1f} tokens/s = {bound / rate:.2f}x the bound's time")
+    if len(rates) == 2:
+        print(f"screened decode: {rates[True][1] / rates[False][1]:.2f}x the full head's tokens/s")
     if args.profile:
         from torch.profiler import ProfilerActivity, profile
 

@@ -157,6 +157,7 @@ def test_no_replica_left_is_one_line_error(requests_of):
     ("hf", {"ray_num_cpus": 2}, "need --ray-address"),
     ("hf", {"ray_address": "auto", "ray_resources": {"slot": "one"}}, "expected an object of positive amounts"),
     ("hf", {"data_parallel_size": 2, "max_model_len": 512}, "--max-model-len is not an option of --backend hf"),
+    ("openai", {"head_screening": False}, "--head-screening is not an option of --backend openai"),
 ])
 def test_replica_options_are_checked_before_anything_starts(proxy_model, backend, options, message):
     from swallow_eval import dispatch

@@ -10,6 +10,8 @@ Greedy decoding's screened output head (backends/hf_head.py) gives the full head
 the proxy's hidden states, and as equal greedy texts with and without it.
 """
 
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -74,7 +76,7 @@ def e2e_requests(shared_data, jsquad_data, hf_backend, tmp_path_factory):
         (tasks / name).write_text(text)
     registry, info = load_registry([tasks]), hf_backend.info
     requests = {}
-    for name in dict.fromkeys(LOGLIKELIHOOD_SETS + GENERATION_SETS):
+    for name in dict.fromkeys(LOGLIKELIHOOD_SETS + GENERATION_SETS + ("gsm8k",)):
         task = registry[name]
         prepared = prepare(task, data, 5, BuildContext(tokenizer=info.tokenizer))
         add_bos = bos_policy(task.reference, info.path, info.model_type, info.tokenizer_adds_bos)
@@ -177,3 +179,24 @@ def test_greedy_texts_equal_with_the_full_head(hf_backend, e2e_requests):
         finally:
             hf_backend.head_screening = True
     assert answers[True] == answers[False]
+
+
+def test_greedy_prompts_prefilled_alone_give_the_batched_texts(hf_backend, e2e_requests):
+    """Prompts that share no prefix (GSM8K's random shots) have their caches computed a prompt at a time and
+    laid out as the left-padded batch holds them; a prompt shorter than Gemma 3's 512-token window pads the
+    window's slots too. Texts equal generate()'s own prefill of the padded batch (the unshared path)."""
+    from swallow_eval.backends.hf_plan import GenerateGreedy
+    from swallow_eval.requests import GenerateRequest
+
+    gsm8k = distinct(e2e_requests, ("gsm8k",), "generate")[:3]
+    settings = replace(gsm8k[0].settings, max_new_tokens=40)
+    requests = [replace(r, settings=settings) for r in gsm8k]
+    requests.append(GenerateRequest("Question: What is 12 plus 30?\nAnswer:", settings, add_bos=gsm8k[0].add_bos))
+    works = hf_backend.plan("generate", requests)
+    assert [type(w) for w in works] == [GenerateGreedy] and len(works[0].prompts) == 4
+    lengths = sorted(len(ids) for _, ids in works[0].prompts)
+    assert lengths[0] < hf_backend.sliding_window < lengths[-1]
+    assert hf_backend._row_caches(works[0].prompts, lengths[-1]) is not None
+    (shared, _), (plain, _) = both_paths(hf_backend, "generate", requests)
+    for request in requests:
+        assert shared[request] == plain[request], request.prompt[-200:]

@@ -28,8 +28,8 @@ import torch
 
 from swallow_eval.backends.base import load_tokenizer
 from swallow_eval.backends.hf_head import ScreenedHead, head_replaced, screenable
-from swallow_eval.backends.hf_plan import (GenerateGreedy, GeneratePrefixed, HFPlanner, Sample, ScorePrefixed,
-                                           ScoreRows, ScoreShared, Work)
+from swallow_eval.backends.hf_plan import (GenerateGreedy, GeneratePrefixed, HFPlanner, Prompt, Sample,
+                                           ScorePrefixed, ScoreRows, ScoreShared, Work)
 from swallow_eval.errors import UserError
 from swallow_eval.requests import Generation, GenerateRequest, Loglikelihood, LoglikelihoodRequest, Response
 
@@ -219,11 +219,45 @@ class HFBackend(HFPlanner):
         for b, (_, ids) in enumerate(work.prompts):  # left padding
             input_ids[b, width - len(ids) :] = torch.tensor(ids)
             mask[b, width - len(ids) :] = 1
-        output = self._run_generate(input_ids, mask, work.max_new, work.stop, do_sample=False)
+        cache = self._row_caches(work.prompts, width) if self.prefix_sharing and work.max_new > 0 else None
+        output = self._run_generate(input_ids, mask, work.max_new, work.stop, do_sample=False,
+                                    **({"past_key_values": cache} if cache is not None else {}))
         yield [
             (index, self._to_generation([output[b, width:].tolist()], len(ids), work.stop))
             for b, (index, ids) in enumerate(work.prompts)
         ]
+
+    def _row_caches(self, prompts: Sequence[Prompt], width: int):
+        """The KV cache of every prompt but its last token, as the left-padded batch of `width` holds it,
+        computed a prompt at a time: no padding goes through the model, and the prefill holds one prompt's
+        activations, not the batch's. None where the cache cannot be laid out so (a one-token prompt, cache
+        layers other than transformers' dynamic and sliding-window ones): generate() then prefills."""
+        from transformers.cache_utils import DynamicLayer, DynamicSlidingWindowLayer
+
+        if min(len(ids) for _, ids in prompts) < 2:
+            return None
+        cache, keys, values = None, [], []
+        for b, (_, ids) in enumerate(prompts):
+            row = self.model.base_model(input_ids=torch.tensor([ids[:-1]], device=self.model.device),
+                                        use_cache=True).past_key_values
+            if cache is None:
+                if any(type(layer) not in (DynamicLayer, DynamicSlidingWindowLayer) for layer in getattr(row, "layers", [None])):
+                    return None
+                cache = row
+                for layer in row.layers:  # a window keeps its last window - 1 positions
+                    kept = width - 1 if not layer.is_sliding else min(width - 1, layer.sliding_window - 1)
+                    heads, _, dim = layer.keys.shape[1:]
+                    keys.append(layer.keys.new_zeros((len(prompts), heads, kept, dim)))
+                    values.append(layer.values.new_zeros((len(prompts), heads, kept, dim)))
+            for layer, batch_keys, batch_values in zip(row.layers, keys, values):
+                length = layer.keys.shape[2]
+                batch_keys[b, :, batch_keys.shape[2] - length :] = layer.keys[0]
+                batch_values[b, :, batch_values.shape[2] - length :] = layer.values[0]
+        for layer, batch_keys, batch_values in zip(cache.layers, keys, values):
+            layer.keys, layer.values = batch_keys, batch_values
+            if layer.is_sliding:
+                layer.cumulative_length = width - 1
+        return cache
 
     def _generate_prefixed(self, work: GeneratePrefixed) -> Iterator[list[tuple[int, Generation]]]:
         """Batches of [prefix, padding, own tokens] continuing from copies of the prefix's KV cache;

@@ -231,14 +231,14 @@ class HFPlanner(TokenizingBackend):
                 self.request_prompt_tokens[requests[position]][1] += share
         return works
 
-    def _requested(self, request: Request, tokens: int) -> int:
+    def _count_requested(self, request: Request, tokens: int) -> None:
+        self.prompt_tokens[request.kind]["requested"] += tokens
         self.request_prompt_tokens[request] = [tokens, 0.0]
-        return tokens
 
     def _plan_loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> Iterator[Work]:
         pairs = [self._loglikelihood_ids(request) for request in requests]
-        self.prompt_tokens["loglikelihood"]["requested"] += sum(
-            self._requested(request, len(c) + len(t) - 1) for request, (c, t) in zip(requests, pairs))
+        for request, (context, continuation) in zip(requests, pairs):
+            self._count_requested(request, len(context) + len(continuation) - 1)
         by_context: dict[Ids, list[int]] = defaultdict(list)
         for index, (context, _) in enumerate(pairs):
             by_context[context].append(index)
@@ -281,8 +281,8 @@ class HFPlanner(TokenizingBackend):
             else:
                 sampled.append(Sample(index, tuple(ids), max_new, request.settings))
         for (max_new, stop), prompts in greedy.items():
-            self.prompt_tokens["generate"]["requested"] += sum(
-                self._requested(requests[index], len(ids)) for index, ids in prompts)
+            for index, ids in prompts:
+                self._count_requested(requests[index], len(ids))
             if self.prefix_sharing and max_new > 0:
                 groups, alone = prefix_groups([ids for _, ids in prompts], MIN_SHARED_PREFIX)
                 for group in groups:

@@ -284,7 +284,7 @@ def swallow_command(python: str, work: Path, out: Path, backend: str, names: lis
                ",".join(names), "--tasks-dir", str(work / "swallow"), "--data-dir", str(work),
                "--output-dir", str(out), "--no-cache", "--no-progress"]
     if backend == "hf":
-        command += ["--batch-size", str(args.batch_size)]
+        command += ["--batch-size", str(args.batch_size)] if args.batch_size else []
         command += ["--prefix-sharing", "--head-screening"] if sharing else ["--no-prefix-sharing", "--no-head-screening"]
     else:
         command += ["--max-model-len", "4096", "--enforce-eager"]
@@ -346,7 +346,7 @@ def main() -> None:
     parser.add_argument("--gsm8k", type=int, default=30)
     parser.add_argument("--xwino", type=int, default=0)
     parser.add_argument("--max-new-tokens", type=int, default=256, help="GSM8K's")
-    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--batch-size", type=int, help="swallow-eval's hf arms (default: its own, 16)")
     parser.add_argument("--lmeval-batch-size", type=int, default=2,
                         help="lm-eval's hf model: 2 is the largest that fits in 24 GB on P1 (notes/cpu-stack.md)")
     parser.add_argument("--rounds", type=int, default=1)
@@ -410,7 +410,7 @@ def main() -> None:
         if label.startswith("swallow-eval"):
             print(f"{label}: {swallow_figures(work / f'out-{folder[label]}-0', figures[label][0][0])}")
     print("\ndecode against the bound (bench/decode_bound.py, same machine, now):", flush=True)
-    subprocess.run([python, str(REPO / "bench" / "decode_bound.py"), "--batch-size", str(args.batch_size)],
+    subprocess.run([python, str(REPO / "bench" / "decode_bound.py"), "--batch-size", str(args.batch_size or 8)],
                    env=env, check=True)
 
 

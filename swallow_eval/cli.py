@@ -53,12 +53,12 @@ def run(
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="First N items per task (per subtask)."),
     data_dir: Optional[Path] = DataDir,
     output_dir: Path = typer.Option(Path("results"), "--output-dir"),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="hf backend (default 8).",
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="hf backend: rows per batch (default 16).",
                                              rich_help_panel=HF),
     max_batch_tokens: Optional[int] = typer.Option(
         None, "--max-batch-tokens", min=1, rich_help_panel=HF,
-        help="Bound on a batch's rows x tokens, generated tokens included (default 8192); raise it with "
-             "--batch-size to decode long prompts in wider batches."),
+        help="Bound on a batch's rows x tokens, generated tokens included (default 8192; greedy decoding from "
+             "prompts prefilled one at a time counts what its KV cache holds: a sliding window at most its length)."),
     prefix_sharing: Optional[bool] = typer.Option(
         None, "--prefix-sharing/--no-prefix-sharing", rich_help_panel=HF,
         help="Compute each shared prompt prefix once (default on; off: every prompt in full)."),

@@ -64,12 +64,18 @@ def test_items_computed_alone_answer_as_the_whole_call(sharing, calls, hf_backen
 
 
 def test_max_batch_tokens_widens_generation_batches(shared_data, proxy_tokenizer, proxy_model):
-    """GSM8K prompts with the reference's 256 new tokens outgrow the default 8,192 tokens before 8 rows;
-    --max-batch-tokens lets --batch-size decode them in one batch (decoding reads every weight per step)."""
+    """GSM8K prompts with the reference's 256 new tokens outgrow the default 8,192 tokens before 8 rows
+    where generate() prefills the padded batch; --max-batch-tokens lets --batch-size decode them in one
+    batch (decoding reads every weight per step). Prefilled a prompt at a time (prefix sharing on), a
+    batch holds only its KV cache, where Gemma 3's 15 sliding-window layers of 18 hold at most 512 tokens."""
     task = load_registry()["gsm8k"]
     items = prepare(task, shared_data, 8, BuildContext(tokenizer=proxy_tokenizer)).items
     requests = [r for item in items for r in item_requests(task, item, True)]
-    narrow = backends.planner("hf", proxy_model, batch_size=8).plan("generate", requests)
-    wide = backends.planner("hf", proxy_model, batch_size=8, max_batch_tokens=65536).plan("generate", requests)
+    padded = dict(batch_size=8, prefix_sharing=False)
+    narrow = backends.planner("hf", proxy_model, **padded).plan("generate", requests)
+    wide = backends.planner("hf", proxy_model, **padded, max_batch_tokens=65536).plan("generate", requests)
     assert all(len(work.prompts) < 8 for work in narrow)
     assert [len(work.prompts) for work in wide] == [8]
+    longest = max(len(ids) for work in narrow for _, ids in work.prompts) + 256
+    assert (3 * longest + 15 * 512) / 18 * 8 < 8192
+    assert [len(work.prompts) for work in backends.planner("hf", proxy_model, batch_size=8).plan("generate", requests)] == [8]

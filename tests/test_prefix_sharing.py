@@ -144,7 +144,9 @@ def test_per_request_shares_add_up_to_the_computed_tokens(hf_backend, e2e_reques
 
 
 def test_screened_head_gives_the_full_heads_argmax(hf_backend, e2e_requests):
-    from swallow_eval.backends.hf_head import ScreenedHead, screenable
+    from transformers import StoppingCriteriaList
+
+    from swallow_eval.backends.hf_head import FinishedRows, ScreenedHead, screenable
 
     if not hf_backend.head_screening:
         pytest.skip("no fast bf16 product on this CPU: greedy decoding reads the full head")
@@ -158,6 +160,15 @@ def test_screened_head_gives_the_full_heads_argmax(hf_backend, e2e_requests):
     assert torch.equal(screened.argmax(dim=1), full.argmax(dim=1))
     assert torch.equal(screened[kept], full[kept])  # the candidates' logits are the full head's, bit for bit
     assert kept.sum(dim=1).float().mean() < full.shape[1] / 100  # a few hundred candidates per row at most
+    # Rows generate() has finished (padded whatever their logits) get one candidate, the others are unchanged.
+    screen = ScreenedHead(head)
+    screen.finished = FinishedRows(StoppingCriteriaList(), hf_backend.eos_ids)
+    screen.finished.rows = torch.arange(len(hidden)) % 2 == 0
+    with torch.inference_mode():
+        partly = screen(hidden)
+    counts = torch.isfinite(partly[::2]).sum(dim=1)  # the approximate maximum's tokens (ties are rare)
+    assert (counts >= 1).all() and counts.float().mean() < 1.1 < kept[::2].sum(dim=1).float().mean()
+    assert torch.equal(partly[1::2], screened[1::2])
     # A logits processor that can reorder scores turns the screen off.
     model.generation_config.repetition_penalty = 1.3
     try:
@@ -189,14 +200,14 @@ def test_greedy_prompts_prefilled_alone_give_the_batched_texts(hf_backend, e2e_r
     from swallow_eval.requests import GenerateRequest
 
     gsm8k = distinct(e2e_requests, ("gsm8k",), "generate")[:3]
-    settings = replace(gsm8k[0].settings, max_new_tokens=40)
+    settings = replace(gsm8k[0].settings, max_new_tokens=80)  # past a window's room
     requests = [replace(r, settings=settings) for r in gsm8k]
     requests.append(GenerateRequest("Question: What is 12 plus 30?\nAnswer:", settings, add_bos=gsm8k[0].add_bos))
     works = hf_backend.plan("generate", requests)
     assert [type(w) for w in works] == [GenerateGreedy] and len(works[0].prompts) == 4
     lengths = sorted(len(ids) for _, ids in works[0].prompts)
     assert lengths[0] < hf_backend.sliding_window < lengths[-1]
-    assert hf_backend._row_caches(works[0].prompts, lengths[-1]) is not None
+    assert hf_backend._row_caches(works[0].prompts, lengths[-1], works[0].max_new) is not None
     (shared, _), (plain, _) = both_paths(hf_backend, "generate", requests)
     for request in requests:
         assert shared[request] == plain[request], request.prompt[-200:]

@@ -25,9 +25,12 @@ import copy
 from typing import Iterator, Sequence
 
 import torch
+from transformers import StoppingCriteriaList
 
 from swallow_eval.backends.base import load_tokenizer
-from swallow_eval.backends.hf_head import ScreenedHead, head_replaced, screenable
+from swallow_eval.backends.hf_attention import use_grouped_kv
+from swallow_eval.backends.hf_cache import in_place
+from swallow_eval.backends.hf_head import FinishedRows, ScreenedHead, head_replaced, screenable
 from swallow_eval.backends.hf_plan import (GenerateGreedy, GeneratePrefixed, HFPlanner, Prompt, Sample,
                                            ScorePrefixed, ScoreRows, ScoreShared, Work)
 from swallow_eval.errors import UserError
@@ -40,7 +43,7 @@ GREEDY = {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
 class HFBackend(HFPlanner):
     pads_finished = True  # generate() continues finished sequences with padding
 
-    def __init__(self, model, dtype: str | None = None, device: str | None = None, batch_size: int = 8,
+    def __init__(self, model, dtype: str | None = None, device: str | None = None, batch_size: int = 16,
                  max_batch_tokens: int = 8192, trust_remote_code: bool = False, chat_template: str | None = None,
                  prefix_sharing: bool = True, head_screening: bool = True):
         from transformers import AutoModelForCausalLM
@@ -63,6 +66,7 @@ class HFBackend(HFPlanner):
         if self.device != "cuda":
             self.model.to(self.device)
         self.model.eval()
+        use_grouped_kv(self.model)
         self._stop_lists: dict[tuple[str, ...], object] = {}
         self.head_screening = head_screening and screenable(self.model, GREEDY)
         self._screen: ScreenedHead | None = None  # built for an execute() call that decodes greedily
@@ -219,7 +223,8 @@ class HFBackend(HFPlanner):
         for b, (_, ids) in enumerate(work.prompts):  # left padding
             input_ids[b, width - len(ids) :] = torch.tensor(ids)
             mask[b, width - len(ids) :] = 1
-        cache = self._row_caches(work.prompts, width) if self.prefix_sharing and work.max_new > 0 else None
+        self._greedy_screen()
+        cache = self._row_caches(work.prompts, width, work.max_new) if self.prefix_sharing and work.max_new > 0 else None
         output = self._run_generate(input_ids, mask, work.max_new, work.stop, do_sample=False,
                                     **({"past_key_values": cache} if cache is not None else {}))
         yield [
@@ -227,37 +232,32 @@ class HFBackend(HFPlanner):
             for b, (index, ids) in enumerate(work.prompts)
         ]
 
-    def _row_caches(self, prompts: Sequence[Prompt], width: int):
+    def _row_caches(self, prompts: Sequence[Prompt], width: int, room: int):
         """The KV cache of every prompt but its last token, as the left-padded batch of `width` holds it,
         computed a prompt at a time: no padding goes through the model, and the prefill holds one prompt's
-        activations, not the batch's. None where the cache cannot be laid out so (a one-token prompt, cache
-        layers other than transformers' dynamic and sliding-window ones): generate() then prefills."""
+        activations, not the batch's. Its layers decode in place (backends/hf_cache.py), with room for
+        `room` positions. None where the cache cannot be laid out so (a one-token prompt, cache layers
+        other than transformers' dynamic and sliding-window ones): generate() then prefills."""
         from transformers.cache_utils import DynamicLayer, DynamicSlidingWindowLayer
 
         if min(len(ids) for _, ids in prompts) < 2:
             return None
-        cache, keys, values = None, [], []
+        cache, layers = None, []
         for b, (_, ids) in enumerate(prompts):
             row = self.model.base_model(input_ids=torch.tensor([ids[:-1]], device=self.model.device),
                                         use_cache=True).past_key_values
             if cache is None:
-                layers = getattr(row, "layers", [None])
-                if any(type(layer) not in (DynamicLayer, DynamicSlidingWindowLayer) for layer in layers):
+                if any(type(layer) not in (DynamicLayer, DynamicSlidingWindowLayer) for layer in getattr(row, "layers", [None])):
                     return None
                 cache = row
                 for layer in row.layers:  # a window keeps its last window - 1 positions
                     kept = width - 1 if not layer.is_sliding else min(width - 1, layer.sliding_window - 1)
-                    heads, _, dim = layer.keys.shape[1:]
-                    keys.append(layer.keys.new_zeros((len(prompts), heads, kept, dim)))
-                    values.append(layer.values.new_zeros((len(prompts), heads, kept, dim)))
-            for layer, batch_keys, batch_values in zip(row.layers, keys, values):
+                    layers.append(in_place(layer, len(prompts), kept, room, cumulative_length=width - 1))
+            for layer, batch in zip(row.layers, layers):
                 length = layer.keys.shape[2]
-                batch_keys[b, :, batch_keys.shape[2] - length :] = layer.keys[0]
-                batch_values[b, :, batch_values.shape[2] - length :] = layer.values[0]
-        for layer, batch_keys, batch_values in zip(cache.layers, keys, values):
-            layer.keys, layer.values = batch_keys, batch_values
-            if layer.is_sliding:
-                layer.cumulative_length = width - 1
+                batch.keys[b, :, batch.keys.shape[2] - length :] = layer.keys[0]
+                batch.values[b, :, batch.values.shape[2] - length :] = layer.values[0]
+        cache.layers[:] = layers
         return cache
 
     def _generate_prefixed(self, work: GeneratePrefixed) -> Iterator[list[tuple[int, Generation]]]:
@@ -295,26 +295,35 @@ class HFBackend(HFPlanner):
     def _run_generate(self, input_ids, mask, max_new, stop, **sampling):
         if max_new == 0:
             return input_ids.repeat(sampling.get("num_return_sequences", 1), 1)
-        screen = None
+        screen, criteria = None, self._stop_criteria(tuple(stop))
         if not sampling.get("do_sample"):
             sampling.update(GREEDY)
-            if self.head_screening:
-                self._screen = screen = self._screen or ScreenedHead(self.model.get_output_embeddings())
+            screen = self._greedy_screen()
+        if screen is not None:  # the screen learns which rows generate() has finished
+            screen.finished = FinishedRows(criteria, self.eos_ids)
+            criteria = StoppingCriteriaList([screen.finished])
         with head_replaced(self.model, screen):
             return self.model.generate(
                 input_ids=input_ids.to(self.model.device),
                 attention_mask=mask.to(self.model.device),
                 max_new_tokens=max_new,
-                stopping_criteria=self._stop_criteria(tuple(stop)),
+                stopping_criteria=criteria,
                 pad_token_id=self.pad_id,
                 eos_token_id=sorted(self.eos_ids),
                 **sampling,
             ).cpu()
 
+    def _greedy_screen(self) -> ScreenedHead | None:
+        """The execute() call's screen, built at its first greedy work item, before that item's prefill:
+        building it releases the fp32 head's mapped pages (backends/hf_head.py)."""
+        if self.head_screening and self._screen is None:
+            self._screen = ScreenedHead(self.model.get_output_embeddings())
+        return self._screen
+
     def _stop_criteria(self, stop: tuple[str, ...]):
         """Built once per stop list and backend: StopStringCriteria scans the whole vocabulary (~18 s for
         Gemma's 262k tokens and 8 stop strings), which `generate(stop_strings=...)` redoes per call."""
-        from transformers import StoppingCriteriaList, StopStringCriteria
+        from transformers import StopStringCriteria
 
         if stop not in self._stop_lists:
             self._stop_lists[stop] = StoppingCriteriaList([StopStringCriteria(self.tokenizer, list(stop))] if stop else [])

@@ -200,13 +200,16 @@ class HFPlanner(TokenizingBackend):
         self.batch_size, self.max_batch_tokens, self.prefix_sharing = batch_size, max_batch_tokens, prefix_sharing
         self.max_length = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
         self.sliding_window = getattr(config, "sliding_window", None)
+        layer_types = getattr(config, "layer_types", None) or []
+        self.sliding_share = (layer_types.count("sliding_attention") / len(layer_types)
+                              if layer_types and self.sliding_window else 0.0)
         # Prompt tokens each kind's requests hold vs those that go through the model (stats()), and per
         # request: [requested, computed share] (the pipeline sums them per task).
         self.prompt_tokens = {kind: {"requested": 0, "computed": 0} for kind in ("loglikelihood", "generate")}
         self.request_prompt_tokens: dict[Request, list[float]] = {}
 
     @classmethod
-    def for_driver(cls, model, batch_size: int = 8, max_batch_tokens: int = 8192, trust_remote_code: bool = False,
+    def for_driver(cls, model, batch_size: int = 16, max_batch_tokens: int = 8192, trust_remote_code: bool = False,
                    chat_template: str | None = None, prefix_sharing: bool = True, **_engine_options) -> HFPlanner:
         """The planner of replicas built with the same options (dtype and device do not change plans)."""
         planner = cls()
@@ -289,7 +292,9 @@ class HFPlanner(TokenizingBackend):
                     yield self._prefixed_prompts([prompts[i] for i in group.members], group.length, max_new, stop)
                 prompts = [prompts[i] for i in alone]
             prompts.sort(key=lambda prompt: -len(prompt[1]))
-            for batch in self._batches(prompts, lambda prompt, new=max_new: len(prompt[1]) + new):
+            # Prefilled a prompt at a time (with sharing), a batch holds its KV cache only, not its activations.
+            held = self._cached_tokens if self.prefix_sharing and max_new > 0 else (lambda tokens: tokens)
+            for batch in self._batches(prompts, lambda prompt, new=max_new, held=held: held(len(prompt[1]) + new)):
                 yield GenerateGreedy(batch, max_new, stop)
         yield from sampled
 
@@ -303,6 +308,11 @@ class HFPlanner(TokenizingBackend):
             runs = [[p for p in prompts if len(p[1]) == size] for size in sizes]
         batches = [batch for run in runs for batch in self._batches(run, lambda prompt: len(prompt[1]) + max_new)]
         return GeneratePrefixed(length, batches, max_new, stop)
+
+    def _cached_tokens(self, tokens: int) -> float:
+        """A row's KV cache in full layers' tokens: a sliding-window layer holds at most its window."""
+        share = self.sliding_share
+        return (1 - share) * tokens + share * min(tokens, self.sliding_window) if share else tokens
 
     def _batches(self, items, length):
         """Consecutive batches (items sorted longest first) within batch_size and max_batch_tokens."""

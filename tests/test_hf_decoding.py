@@ -1,0 +1,86 @@
+"""Decoding's memory traffic on CPU: grouped KV heads handed to the kernel as they are, caches that grow in
+place, and the fp32 head's mapped pages released while the screen decodes. Each gives the numbers of the
+path it replaces, bit for bit."""
+
+import mmap
+
+import pytest
+import torch
+from transformers.cache_utils import DynamicLayer, DynamicSlidingWindowLayer
+
+from swallow_eval.backends.hf_attention import NAME
+from swallow_eval.backends.hf_cache import WINDOW_ROOM, InPlaceLayer, InPlaceWindowLayer
+from swallow_eval.backends.hf_head import release_mapped_pages
+
+
+def states(generator, length: int) -> tuple[torch.Tensor, torch.Tensor]:
+    return tuple(torch.randn((3, 2, length, 4), generator=generator) for _ in range(2))
+
+
+@pytest.mark.parametrize("window", [None, 9])
+def test_in_place_layers_return_what_transformers_layers_return(window):
+    generator = torch.Generator().manual_seed(0)
+    keys, values = states(generator, 6)
+    if window is None:
+        reference, layer = DynamicLayer(), InPlaceLayer(keys, batch=3, length=6, room=5)
+    else:
+        reference = DynamicSlidingWindowLayer(window)
+        layer = InPlaceWindowLayer(keys, batch=3, length=6, sliding_window=window, cumulative_length=6)
+    layer.keys.copy_(keys)  # filled through its views, as a batch's rows are
+    layer.values.copy_(values)
+    reference.update(keys, values)
+    # single steps past the room (a full layer grows, a window's kept positions move back) and a long update
+    for new in [1] * (WINDOW_ROOM + 10) + [17, 1, 1]:
+        step = states(generator, new)
+        for got, want in zip(layer.update(*step), reference.update(*step)):
+            assert torch.equal(got, want)
+        assert torch.equal(layer.keys, reference.keys) and torch.equal(layer.values, reference.values)
+        assert layer.get_seq_length() == reference.get_seq_length()
+        assert layer.get_mask_sizes(1) == reference.get_mask_sizes(1)
+
+
+def test_grouped_kv_attention_is_the_default_on_cpu_and_equals_sdpa(hf_backend):
+    model = hf_backend.model
+    assert model.config._attn_implementation == NAME
+    assert model.config.num_key_value_heads < model.config.num_attention_heads  # Gemma 3: grouped heads
+    ids = torch.tensor([[hf_backend.pad_id] * 5 + list(range(1000, 1020)), list(range(2000, 2025))])
+    mask = torch.ones_like(ids)
+    mask[0, :5] = 0
+    outputs = {}
+    with torch.inference_mode():
+        for implementation in ("sdpa", NAME):
+            model.set_attn_implementation(implementation)
+            try:
+                hidden = model.base_model(input_ids=ids, attention_mask=mask).last_hidden_state
+                generated = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=6, do_sample=False,
+                                           pad_token_id=hf_backend.pad_id, output_scores=True,
+                                           return_dict_in_generate=True)
+            finally:
+                model.set_attn_implementation(NAME)
+            outputs[implementation] = (hidden, generated.sequences, torch.stack(generated.scores))
+    for got, want in zip(outputs[NAME], outputs["sdpa"]):
+        assert torch.equal(got, want)
+
+
+def mapped_floats(path, count: int) -> tuple[mmap.mmap, torch.Tensor]:
+    """A private writable mapping of a file of floats, as safetensors maps a checkpoint."""
+    path.write_bytes(torch.arange(count, dtype=torch.float32).numpy().tobytes())
+    with open(path, "r+b") as file:
+        mapping = mmap.mmap(file.fileno(), 0, flags=mmap.MAP_PRIVATE, prot=mmap.PROT_READ | mmap.PROT_WRITE)
+    return mapping, torch.frombuffer(mapping, dtype=torch.float32)
+
+
+def test_only_clean_file_pages_are_released(tmp_path):
+    count = 8 * mmap.PAGESIZE  # 32 pages of floats
+    mapping, clean = mapped_floats(tmp_path / "clean", count)
+    assert float(clean.sum()) == count * (count - 1) / 2  # every page read in
+    assert release_mapped_pages(clean)
+    assert torch.equal(clean, torch.arange(count, dtype=torch.float32))  # faulted back from the file
+
+    mapping, written = mapped_floats(tmp_path / "written", count)
+    written[3 * mmap.PAGESIZE] = -1.0  # one page copied on write: releasing it would lose the write
+    assert not release_mapped_pages(written)
+    assert float(written[3 * mmap.PAGESIZE]) == -1.0
+
+    assert not release_mapped_pages(torch.arange(count, dtype=torch.float32))  # anonymous memory
+    del clean, written

@@ -4,8 +4,8 @@ Models with fewer KV heads than query heads (grouped-query attention: Gemma, Lla
 each KV head among several query heads. With an attention mask (left padding, a cache, a sliding
 window), transformers' `sdpa` copies every KV head once per query head before calling the kernel,
 because CUDA's kernels fall back to the slow path for grouped heads with a mask. On CPU torch's kernel
-takes them as they are (`enable_gqa`) and gives the same numbers bit for bit; the copies, of the whole
-KV cache at every decoding step, were most of a wide decoding step's time.
+takes them as they are (`enable_gqa`) and gives the same numbers bit for bit, without copying the
+whole KV cache per query head at every decoding step (28 of ~345 ms of a 30-row step here, 8.5 ms after).
 """
 
 from __future__ import annotations

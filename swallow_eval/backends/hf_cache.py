@@ -21,6 +21,15 @@ def _with_room(states: torch.Tensor, room: int) -> torch.Tensor:
     return buffer
 
 
+def _zeroed(layer, like: torch.Tensor, batch: int, length: int, room: int) -> None:
+    """Give `layer` zeroed buffers for `batch` rows of `length` positions plus `room` (heads, width and
+    type as `like`), with `keys` and `values` viewing the first `length`."""
+    layer.dtype, layer.device, layer.is_initialized = like.dtype, like.device, True
+    shape = (batch, like.shape[1], length + room, like.shape[3])
+    layer._keys, layer._values = like.new_zeros(shape), like.new_zeros(shape)
+    layer.keys, layer.values = layer._keys[:, :, :length], layer._values[:, :, :length]
+
+
 class InPlaceLayer(DynamicLayer):
     """A full-attention layer's cache: `length` zeroed positions for `batch` rows (heads, width and type as
     `like`, a layer's keys), filled through `keys` and `values`, with room for `room` more positions (grown
@@ -28,11 +37,8 @@ class InPlaceLayer(DynamicLayer):
 
     def __init__(self, like: torch.Tensor, batch: int, length: int, room: int):
         super().__init__()
-        self.dtype, self.device, self.is_initialized = like.dtype, like.device, True
         self.room, self.end = max(room, 1), length
-        shape = (batch, like.shape[1], length + self.room, like.shape[3])
-        self._keys, self._values = like.new_zeros(shape), like.new_zeros(shape)
-        self.keys, self.values = self._keys[:, :, :length], self._values[:, :, :length]
+        _zeroed(self, like, batch, length, self.room)
 
     def update(self, key_states: torch.Tensor, value_states: torch.Tensor, *args, **kwargs):
         end = self.end + key_states.shape[2]
@@ -52,11 +58,8 @@ class InPlaceWindowLayer(DynamicSlidingWindowLayer):
 
     def __init__(self, like: torch.Tensor, batch: int, length: int, sliding_window: int, cumulative_length: int):
         super().__init__(sliding_window)
-        self.dtype, self.device, self.is_initialized = like.dtype, like.device, True
         self.cumulative_length, self.start, self.end = cumulative_length, 0, length
-        shape = (batch, like.shape[1], length + WINDOW_ROOM, like.shape[3])
-        self._keys, self._values = like.new_zeros(shape), like.new_zeros(shape)
-        self.keys, self.values = self._keys[:, :, :length], self._values[:, :, :length]
+        _zeroed(self, like, batch, length, WINDOW_ROOM)
 
     def update(self, key_states: torch.Tensor, value_states: torch.Tensor, *args, **kwargs):
         new, kept = key_states.shape[2], self.end - self.start

@@ -11,7 +11,9 @@ block and writers queue on SQLite's busy timeout (LOCK_TIMEOUT). Two steps need 
   So opening retries the switch and the schema creation until the deadline;
 - a write transaction takes the write lock as it begins (BEGIN IMMEDIATE), where the busy timeout
   applies; a deferred one that had read first is refused without waiting once another run committed.
-A request both runs compute is written twice with the same response (INSERT OR REPLACE): nothing is lost.
+A request both runs compute is written twice (INSERT OR REPLACE): nothing is lost. The two responses are
+the same up to rounding: a run that finds part of its requests cached computes the rest in other
+prefix-sharing groups, so a log-likelihood may differ in its last digits.
 """
 
 from __future__ import annotations

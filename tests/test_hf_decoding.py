@@ -1,6 +1,6 @@
-"""Decoding's memory traffic on CPU: grouped KV heads handed to the kernel as they are, caches that grow in
-place, and the fp32 head's mapped pages released while the screen decodes. Each gives the numbers of the
-path it replaces, bit for bit."""
+"""Attention and decoding's memory traffic on CPU: grouped KV heads handed to the kernel as they are, caches
+that grow in place, and the fp32 head's mapped pages released while the screen decodes give the numbers of
+the path they replace bit for bit; the prefix-sharing path's attention over visible keys, to the last bits."""
 
 import mmap
 
@@ -8,7 +8,7 @@ import pytest
 import torch
 from transformers.cache_utils import DynamicLayer, DynamicSlidingWindowLayer
 
-from swallow_eval.backends.hf_attention import NAME
+from swallow_eval.backends.hf_attention import NAME, QUERY_BLOCK, VISIBLE_NAME, use_variant
 from swallow_eval.backends.hf_cache import WINDOW_ROOM, InPlaceLayer, InPlaceWindowLayer
 from swallow_eval.backends.hf_head import release_mapped_pages
 
@@ -39,27 +39,49 @@ def test_in_place_layers_return_what_transformers_layers_return(window):
         assert layer.get_mask_sizes(1) == reference.get_mask_sizes(1)
 
 
-def test_grouped_kv_attention_is_the_default_on_cpu_and_equals_sdpa(hf_backend):
-    model = hf_backend.model
-    assert model.config._attn_implementation == NAME
-    assert model.config.num_key_value_heads < model.config.num_attention_heads  # Gemma 3: grouped heads
-    ids = torch.tensor([[hf_backend.pad_id] * 5 + list(range(1000, 1020)), list(range(2000, 2025))])
-    mask = torch.ones_like(ids)
-    mask[0, :5] = 0
-    outputs = {}
+def attention_outputs(backend, ids, mask, implementations) -> dict:
+    """Per attention implementation: the hidden states, and six greedy tokens with their scores."""
+    model, outputs = backend.model, {}
     with torch.inference_mode():
-        for implementation in ("sdpa", NAME):
+        for implementation in implementations:
             model.set_attn_implementation(implementation)
             try:
                 hidden = model.base_model(input_ids=ids, attention_mask=mask).last_hidden_state
                 generated = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=6, do_sample=False,
-                                           pad_token_id=hf_backend.pad_id, output_scores=True,
+                                           pad_token_id=backend.pad_id, output_scores=True,
                                            return_dict_in_generate=True)
             finally:
-                model.set_attn_implementation(NAME)
+                use_variant(model, visible_keys=backend.prefix_sharing)
             outputs[implementation] = (hidden, generated.sequences, torch.stack(generated.scores))
+    return outputs
+
+
+def test_grouped_kv_attention_is_the_default_on_cpu_and_equals_sdpa(hf_backend):
+    model = hf_backend.model
+    assert hf_backend.grouped_kv and model.config._attn_implementation in (NAME, VISIBLE_NAME)
+    assert model.config.num_key_value_heads < model.config.num_attention_heads  # Gemma 3: grouped heads
+    ids = torch.tensor([[hf_backend.pad_id] * 5 + list(range(1000, 1020)), list(range(2000, 2025))])
+    mask = torch.ones_like(ids)
+    mask[0, :5] = 0
+    outputs = attention_outputs(hf_backend, ids, mask, ("sdpa", NAME))
     for got, want in zip(outputs[NAME], outputs["sdpa"]):
         assert torch.equal(got, want)
+
+
+@pytest.mark.parametrize("padding", [5, QUERY_BLOCK + 44])
+def test_visible_keys_attention_equals_sdpa_to_the_last_bits(hf_backend, padding):
+    """Longer than Gemma 3's 512-token window and than a query block; with more left padding than a block,
+    the first block's queries of the padded row see nothing (a single row: nothing at all in the block)."""
+    length = 700
+    rows = [[hf_backend.pad_id] * padding + list(range(1000, 1000 + length - padding)), list(range(3000, 3000 + length))]
+    ids = torch.tensor(rows[:1] if padding > QUERY_BLOCK else rows)
+    mask = (ids != hf_backend.pad_id).long()
+    outputs = attention_outputs(hf_backend, ids, mask, ("sdpa", VISIBLE_NAME))
+    (hidden, sequences, scores), (want_hidden, want_sequences, want_scores) = outputs[VISIBLE_NAME], outputs["sdpa"]
+    real = mask.bool()
+    assert torch.allclose(hidden[real], want_hidden[real], rtol=1e-4, atol=1e-4 * float(want_hidden[real].abs().max()))
+    assert torch.equal(sequences, want_sequences)
+    assert torch.allclose(scores, want_scores, rtol=1e-4, atol=1e-4 * float(want_scores.abs().max()))
 
 
 def mapped_floats(path, count: int) -> tuple[mmap.mmap, torch.Tensor]:

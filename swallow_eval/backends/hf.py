@@ -28,7 +28,7 @@ import torch
 from transformers import StoppingCriteriaList
 
 from swallow_eval.backends.base import load_tokenizer
-from swallow_eval.backends.hf_attention import use_grouped_kv
+from swallow_eval.backends.hf_attention import register_grouped_kv, use_variant
 from swallow_eval.backends.hf_cache import in_place
 from swallow_eval.backends.hf_head import FinishedRows, ScreenedHead, head_replaced, screenable
 from swallow_eval.backends.hf_plan import (GenerateGreedy, GeneratePrefixed, HFPlanner, Prompt, Sample,
@@ -66,7 +66,9 @@ class HFBackend(HFPlanner):
         if self.device != "cuda":
             self.model.to(self.device)
         self.model.eval()
-        use_grouped_kv(self.model)
+        self.grouped_kv = register_grouped_kv(self.model)
+        if self.grouped_kv:
+            use_variant(self.model, visible_keys=prefix_sharing)
         self._stop_lists: dict[tuple[str, ...], object] = {}
         self.head_screening = head_screening and screenable(self.model, GREEDY)
         self._screen: ScreenedHead | None = None  # built for an execute() call that decodes greedily
@@ -94,6 +96,8 @@ class HFBackend(HFPlanner):
     @torch.inference_mode()
     def execute(self, works: Sequence[Work]) -> Iterator[list[tuple[int, Response]]]:
         """Batches of (request position, response) of planned work items, as each batch finishes."""
+        if self.grouped_kv:  # the attention of the path asked for: visible keys only with prefix sharing
+            use_variant(self.model, visible_keys=self.prefix_sharing)
         try:
             for work in works:
                 yield from self._steps[type(work)](work)

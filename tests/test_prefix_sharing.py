@@ -6,8 +6,9 @@ as tests/test_e2e_*.py): every log-likelihood within 1e-4 relative, every decisi
 every greedy text and token count equal. The end-to-end tests themselves run with sharing on and
 keep their exact expected outputs, recorded without it.
 
-Greedy decoding's screened output head (backends/hf_head.py) gives the full head's argmax: checked on
-the proxy's hidden states, and as equal greedy texts with and without it.
+Log-likelihood rows sharing a prefix go through packed into one sequence; their hidden states equal a
+right-padded batch's. Greedy decoding's screened output head (backends/hf_head.py) gives the full head's
+argmax: checked on the proxy's hidden states, and as equal greedy texts with and without it.
 """
 
 from dataclasses import replace
@@ -211,3 +212,26 @@ def test_greedy_prompts_prefilled_alone_give_the_batched_texts(hf_backend, e2e_r
     (shared, _), (plain, _) = both_paths(hf_backend, "generate", requests)
     for request in requests:
         assert shared[request] == plain[request], request.prompt[-200:]
+
+
+def test_packed_rows_give_the_padded_batchs_hidden_states(hf_backend):
+    """Rows packed into one sequence after a prefix longer than Gemma 3's 512-token window (so a window's
+    layers hold only part of it), one row longer than a query block: each row's hidden states equal the
+    right-padded batch's under transformers' own masks (the path for caches the packed masks cannot describe)."""
+    from swallow_eval.backends.hf_attention import use_variant
+    from swallow_eval.backends.hf_packing import packable
+    from swallow_eval.backends.hf_plan import Row
+
+    length = 600
+    prefix = list(range(1000, 1000 + length))
+    rows = [Row(tuple(prefix + list(range(5000, 5000 + own))), []) for own in (300, 120, 7)]
+    use_variant(hf_backend.model, visible_keys=True)
+    with torch.inference_mode():
+        _, cache = hf_backend._prefix_cache(prefix)
+        assert packable(cache, hf_backend.model.config)
+        packed = hf_backend._packed(cache, length, rows)
+        padded = hf_backend._padded(cache, length, rows)
+    for row, got, want in zip(rows, packed, padded):
+        want = want[: len(row.ids) - length]
+        assert got.shape == want.shape
+        assert torch.allclose(got, want, rtol=1e-4, atol=1e-4 * float(want.abs().max()))

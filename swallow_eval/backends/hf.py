@@ -31,7 +31,8 @@ from swallow_eval.backends.base import load_tokenizer
 from swallow_eval.backends.hf_attention import register_grouped_kv, use_variant
 from swallow_eval.backends.hf_cache import in_place
 from swallow_eval.backends.hf_head import FinishedRows, ScreenedHead, head_replaced, screenable
-from swallow_eval.backends.hf_plan import (GenerateGreedy, GeneratePrefixed, HFPlanner, Prompt, Sample,
+from swallow_eval.backends.hf_packing import packable, packed_inputs
+from swallow_eval.backends.hf_plan import (GenerateGreedy, GeneratePrefixed, HFPlanner, Prompt, Row, Sample,
                                            ScorePrefixed, ScoreRows, ScoreShared, Work)
 from swallow_eval.errors import UserError
 from swallow_eval.requests import Generation, GenerateRequest, Loglikelihood, LoglikelihoodRequest, Response
@@ -161,28 +162,43 @@ class HFBackend(HFPlanner):
         return cache
 
     def _score_prefixed(self, work: ScorePrefixed) -> Iterator[list[tuple[int, Loglikelihood]]]:
-        """Each batch's own tokens (right-padded, so positions follow the cache) against a copy of the
-        prefix's KV cache."""
+        """Each batch's own tokens against a copy of the prefix's KV cache: packed into one sequence
+        (backends/hf_packing.py) where the cache's layers allow, else right-padded (positions follow the cache)."""
         length = work.length
         prefix_hidden, cache = self._prefix_cache(work.batches[0][0].ids[:length])
+        packed = packable(cache, self.model.config)
         for batch in work.batches:
-            width = len(batch[0].ids) - length
-            ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long)
-            mask = torch.zeros((len(batch), length + width), dtype=torch.long)
-            for b, row in enumerate(batch):
-                ids[b, : len(row.ids) - length] = torch.tensor(row.ids[length:])
-                mask[b, : len(row.ids)] = 1
-            device = self.model.device
-            after = self.model.base_model(
-                input_ids=ids.to(device), attention_mask=mask.to(device),
-                past_key_values=self._expanded(cache, len(batch)),
-                cache_position=torch.arange(length, length + width, device=device), use_cache=True,
-            ).last_hidden_state
+            own = self._packed(cache, length, batch) if packed else self._padded(cache, length, batch)
             picks = []
-            for b, row in enumerate(batch):
-                hidden = torch.cat([prefix_hidden, after[b]])
+            for row, after in zip(batch, own):
+                hidden = torch.cat([prefix_hidden, after])
                 picks += [(index, hidden[start : start + len(tokens)], tokens) for index, start, tokens in row.targets]
             yield self._sum_logprobs(picks)
+
+    def _packed(self, cache, length: int, batch: list[Row]) -> list[torch.Tensor]:
+        """The hidden states of each row's own tokens, the rows packed into one sequence."""
+        device = self.model.device
+        ids, positions, masks = packed_inputs(cache, self.model.config, length, [row.ids[length:] for row in batch])
+        masks = {kind: mask.to(device) for kind, mask in masks.items()} if isinstance(masks, dict) else masks.to(device)
+        after = self.model.base_model(
+            input_ids=ids.to(device), position_ids=positions.to(device), attention_mask=masks,
+            past_key_values=copy.deepcopy(cache), use_cache=True,
+        ).last_hidden_state[0]
+        return list(after.split([len(row.ids) - length for row in batch]))
+
+    def _padded(self, cache, length: int, batch: list[Row]) -> list[torch.Tensor]:
+        """The hidden states of each row's own tokens (and padding), the rows right-padded."""
+        width = len(batch[0].ids) - length
+        ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(batch), length + width), dtype=torch.long)
+        for b, row in enumerate(batch):
+            ids[b, : len(row.ids) - length] = torch.tensor(row.ids[length:])
+            mask[b, : len(row.ids)] = 1
+        device = self.model.device
+        return list(self.model.base_model(
+            input_ids=ids.to(device), attention_mask=mask.to(device), past_key_values=self._expanded(cache, len(batch)),
+            cache_position=torch.arange(length, length + width, device=device), use_cache=True,
+        ).last_hidden_state)
 
     def _hidden(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         return self.model.base_model(input_ids=ids, attention_mask=mask, use_cache=False).last_hidden_state

@@ -29,7 +29,7 @@ from transformers import StoppingCriteriaList
 
 from swallow_eval.backends.base import load_tokenizer
 from swallow_eval.backends.hf_attention import register_grouped_kv, use_variant
-from swallow_eval.backends.hf_cache import in_place
+from swallow_eval.backends.hf_cache import dynamic_layers, in_place
 from swallow_eval.backends.hf_head import FinishedRows, ScreenedHead, head_replaced, screenable
 from swallow_eval.backends.hf_packing import packable, packed_inputs
 from swallow_eval.backends.hf_plan import (GenerateGreedy, GeneratePrefixed, HFPlanner, Prompt, Row, Sample,
@@ -258,8 +258,6 @@ class HFBackend(HFPlanner):
         activations, not the batch's. Its layers decode in place (backends/hf_cache.py), with room for
         `room` positions. None where the cache cannot be laid out so (a one-token prompt, cache layers
         other than transformers' dynamic and sliding-window ones): generate() then prefills."""
-        from transformers.cache_utils import DynamicLayer, DynamicSlidingWindowLayer
-
         if min(len(ids) for _, ids in prompts) < 2:
             return None
         cache, layers = None, []
@@ -267,7 +265,7 @@ class HFBackend(HFPlanner):
             row = self.model.base_model(input_ids=torch.tensor([ids[:-1]], device=self.model.device),
                                         use_cache=True).past_key_values
             if cache is None:
-                if any(type(layer) not in (DynamicLayer, DynamicSlidingWindowLayer) for layer in getattr(row, "layers", [None])):
+                if not dynamic_layers(row):
                     return None
                 cache = row
                 for layer in row.layers:  # a window keeps its last window - 1 positions

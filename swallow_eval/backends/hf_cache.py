@@ -21,6 +21,13 @@ def _with_room(states: torch.Tensor, room: int) -> torch.Tensor:
     return buffer
 
 
+def dynamic_layers(cache) -> bool:
+    """Whether every layer of a cache is transformers' dynamic or sliding-window kind, the kinds whose
+    layout this backend rebuilds (in place) or masks (packed rows)."""
+    layers = getattr(cache, "layers", None)
+    return bool(layers) and all(type(layer) in (DynamicLayer, DynamicSlidingWindowLayer) for layer in layers)
+
+
 def _zeroed(layer, like: torch.Tensor, batch: int, length: int, room: int) -> None:
     """Give `layer` zeroed buffers for `batch` rows of `length` positions plus `room` (heads, width and
     type as `like`), with `keys` and `values` viewing the first `length`."""

@@ -14,17 +14,17 @@ from typing import Sequence
 
 import torch
 
+from swallow_eval.backends.hf_cache import dynamic_layers
+
 MASKED_KINDS = {"full_attention": False, "sliding_attention": True}  # layer type -> has a window
 
 
 def packable(cache, config) -> bool:
     """Whether the masks below describe every layer: dynamic or sliding-window cache layers, and layer
     types (where the config names them) that are full or sliding-window attention."""
-    from transformers.cache_utils import DynamicLayer, DynamicSlidingWindowLayer
-
-    layers = getattr(cache, "layers", None)
-    if not layers or any(type(layer) not in (DynamicLayer, DynamicSlidingWindowLayer) for layer in layers):
+    if not dynamic_layers(cache):
         return False
+    layers = cache.layers
     kinds = getattr(config, "layer_types", None)
     if kinds is None:
         return not any(layer.is_sliding for layer in layers) and getattr(config, "attention_chunk_size", None) is None

@@ -1,6 +1,7 @@
 """Attention and decoding's memory traffic on CPU: grouped KV heads handed to the kernel as they are, caches
 that grow in place, and the fp32 head's mapped pages released while the screen decodes give the numbers of
-the path they replace bit for bit; the prefix-sharing path's attention over visible keys, to the last bits."""
+the path they replace bit for bit; the prefix-sharing path's attention over visible keys and oneDNN's linear
+layers, to the last bits."""
 
 import mmap
 
@@ -11,6 +12,7 @@ from transformers.cache_utils import DynamicLayer, DynamicSlidingWindowLayer
 from swallow_eval.backends.hf_attention import NAME, QUERY_BLOCK, VISIBLE_NAME, use_variant
 from swallow_eval.backends.hf_cache import WINDOW_ROOM, InPlaceLayer, InPlaceWindowLayer
 from swallow_eval.backends.hf_head import release_mapped_pages
+from swallow_eval.backends.hf_linear import use_onednn
 
 
 def states(generator, length: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -82,6 +84,37 @@ def test_visible_keys_attention_equals_sdpa_to_the_last_bits(hf_backend, padding
     assert torch.allclose(hidden[real], want_hidden[real], rtol=1e-4, atol=1e-4 * float(want_hidden[real].abs().max()))
     assert torch.equal(sequences, want_sequences)
     assert torch.allclose(scores, want_scores, rtol=1e-4, atol=1e-4 * float(want_scores.abs().max()))
+
+
+def body_linears(model) -> list[torch.nn.Linear]:
+    return [module for module in model.base_model.modules() if isinstance(module, torch.nn.Linear)]
+
+
+def test_onednn_linear_layers_follow_prefix_sharing_and_equal_torchs_to_the_last_bits(hf_backend):
+    """oneDNN's products on the prefix-sharing path only, within 1e-4 of torch's own, and the same bits with one
+    thread or two (data-parallel replicas on fewer cores answer as the single process)."""
+    model, threads = hf_backend.model, torch.get_num_threads()
+    assert hf_backend.onednn and hf_backend.prefix_sharing
+    ids = torch.tensor([list(range(1000, 1600))])
+    hidden = {}
+    try:
+        with torch.inference_mode():
+            for onednn, count in ((True, 1), (True, threads), (False, threads)):
+                use_onednn(model, on=onednn)
+                torch.set_num_threads(count)
+                hidden[onednn, count] = model.base_model(input_ids=ids).last_hidden_state
+        hf_backend.prefix_sharing = False
+        list(hf_backend.execute([]))
+        assert not any("forward" in vars(module) for module in body_linears(model))
+    finally:
+        torch.set_num_threads(threads)
+        hf_backend.prefix_sharing = True
+        list(hf_backend.execute([]))
+    assert all("forward" in vars(module) for module in body_linears(model))
+    assert "forward" not in vars(model.get_output_embeddings())  # the head stays torch's (the screen's contract)
+    assert torch.equal(hidden[True, 1], hidden[True, threads])
+    want = hidden[False, threads]
+    assert torch.allclose(hidden[True, threads], want, rtol=1e-4, atol=1e-4 * float(want.abs().max()))
 
 
 def mapped_floats(path, count: int) -> tuple[mmap.mmap, torch.Tensor]:

@@ -31,6 +31,7 @@ from swallow_eval.backends.base import load_tokenizer
 from swallow_eval.backends.hf_attention import register_grouped_kv, use_variant
 from swallow_eval.backends.hf_cache import dynamic_layers, in_place
 from swallow_eval.backends.hf_head import FinishedRows, ScreenedHead, head_replaced, screenable
+from swallow_eval.backends.hf_linear import onednn_available, use_onednn
 from swallow_eval.backends.hf_packing import packable, packed_inputs
 from swallow_eval.backends.hf_plan import (GenerateGreedy, GeneratePrefixed, HFPlanner, Prompt, Row, Sample,
                                            ScorePrefixed, ScoreRows, ScoreShared, Work)
@@ -68,13 +69,13 @@ class HFBackend(HFPlanner):
             self.model.to(self.device)
         self.model.eval()
         self.grouped_kv = register_grouped_kv(self.model)
-        if self.grouped_kv:
-            use_variant(self.model, visible_keys=prefix_sharing)
+        self.onednn = onednn_available(self.model)
         self._stop_lists: dict[tuple[str, ...], object] = {}
         self.head_screening = head_screening and screenable(self.model, GREEDY)
         self._screen: ScreenedHead | None = None  # built for an execute() call that decodes greedily
         self._set_plan(model, tokenizer, self.model.config, self.model.generation_config, chat_template,
                        batch_size, max_batch_tokens, prefix_sharing)
+        self._use_kernels()
         self._steps = {ScoreRows: self._score_rows, ScoreShared: self._score_shared, ScorePrefixed: self._score_prefixed,
                        GenerateGreedy: self._generate_greedy, GeneratePrefixed: self._generate_prefixed,
                        Sample: self._sample}
@@ -97,13 +98,20 @@ class HFBackend(HFPlanner):
     @torch.inference_mode()
     def execute(self, works: Sequence[Work]) -> Iterator[list[tuple[int, Response]]]:
         """Batches of (request position, response) of planned work items, as each batch finishes."""
-        if self.grouped_kv:  # the attention of the path asked for: visible keys only with prefix sharing
-            use_variant(self.model, visible_keys=self.prefix_sharing)
+        self._use_kernels()
         try:
             for work in works:
                 yield from self._steps[type(work)](work)
         finally:
             self._screen = None  # its bf16 copy of the head is not held between calls
+
+    def _use_kernels(self) -> None:
+        """The kernels of the path asked for: with prefix sharing, attention over visible keys and oneDNN's
+        linear layers; without, the exact grouped-KV kernel and torch's own products."""
+        if self.grouped_kv:
+            use_variant(self.model, visible_keys=self.prefix_sharing)
+        if self.onednn:
+            use_onednn(self.model, on=self.prefix_sharing)
 
     # ---- log-likelihood --------------------------------------------------------------------
 

@@ -3,7 +3,7 @@
     python bench/decode_bound.py [--model proxy:gemma3-270m] [--batch-size 8] [--new-tokens 64] [--rounds 2] [--profile]
 
 The bound: one decode step is at least the matrix products of every linear layer and the output
-head for `batch` rows (the weights' shapes, timed here with torch's own kernels on this machine, now);
+head for `batch` rows (the weights' shapes, timed here with the kernels the backend uses on this machine, now);
 its bytes (weights read once per step) and FLOPs per token are printed beside it. With the head
 screened (the default, backends/hf_head.py) the head's product is the bf16 one, so its bound is that;
 both ways of decoding are measured against their own bound. Decode rates:
@@ -38,16 +38,19 @@ def best_of(runs: int, work) -> float:
 
 
 def matmul_bound(model, batch: int, screened: bool) -> float:
-    """Seconds of one step's linear layers + output head at `batch` rows (best of 5); a screened head
-    reads its bf16 copy."""
+    """Seconds of one step's linear layers + output head at `batch` rows (best of 5): the body's layers
+    through the kernels the backend installed (oneDNN's with prefix sharing), the head's product in fp32,
+    or bf16 where screened."""
     head = model.get_output_embeddings()
-    weights = [m.weight.to(torch.bfloat16) if screened and m is head else m.weight
-               for m in model.modules() if isinstance(m, torch.nn.Linear)]
-    inputs = [torch.randn(batch, w.shape[1], dtype=w.dtype) for w in weights]
+    layers = [m for m in model.modules() if isinstance(m, torch.nn.Linear) and m is not head]
+    head_weight = head.weight.to(torch.bfloat16) if screened else head.weight
+    inputs = [torch.randn(batch, m.weight.shape[1], dtype=m.weight.dtype) for m in layers]
+    head_input = torch.randn(batch, head_weight.shape[1], dtype=head_weight.dtype)
 
     def step():
-        for x, w in zip(inputs, weights):
-            torch.nn.functional.linear(x, w)
+        for x, layer in zip(inputs, layers):
+            layer(x)
+        torch.nn.functional.linear(head_input, head_weight)
 
     step()
     return best_of(5, step)

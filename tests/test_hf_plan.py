@@ -79,3 +79,20 @@ def test_max_batch_tokens_widens_generation_batches(shared_data, proxy_tokenizer
     longest = max(len(ids) for work in narrow for _, ids in work.prompts) + 256
     assert (3 * longest + 15 * 512) / 18 * 8 < 8192
     assert [len(work.prompts) for work in backends.planner("hf", proxy_model, batch_size=8).plan("generate", requests)] == [8]
+
+
+def test_rows_prefilled_alone_count_their_cache_share_of_a_padded_token(shared_data, proxy_tokenizer, proxy_model):
+    """A padded prefill holds per token its KV cache and one layer's activations; a row prefilled alone holds
+    its cache only. Gemma 3 270M caches 18 layers x 2 x 1 KV head x 256 = 9,216 values per token against
+    640 + 2 x 4 x 256 + 2 x 256 + 3 x 2,048 = 9,344 of a layer's activations, so the 8,192 tokens that decode
+    7 padded GSM8K rows (4 shots, 256 new tokens) decode 30 prefilled alone in two batches, not three."""
+    planner = backends.planner("hf", proxy_model)
+    assert planner.cache_share == 9216 / (9216 + 9344)
+    assert planner._cached_tokens(1093) == pytest.approx((3 * 1093 + 15 * 512) / 18 * planner.cache_share)
+    task = load_registry()["gsm8k"]
+    items = prepare(task, shared_data, 30, BuildContext(tokenizer=proxy_tokenizer)).items
+    requests = [r for item in items for r in item_requests(task, item, True)]
+    assert [len(work.prompts) for work in planner.plan("generate", requests)] == [16, 14]
+    padded = backends.planner("hf", proxy_model, prefix_sharing=False).plan("generate", requests)
+    assert max(len(work.prompts) for work in padded) <= 7
+

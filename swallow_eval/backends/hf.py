@@ -321,7 +321,8 @@ class HFBackend(HFPlanner):
     def _run_generate(self, input_ids, mask, max_new, stop, **sampling):
         if max_new == 0:
             return input_ids.repeat(sampling.get("num_return_sequences", 1), 1)
-        screen, criteria = None, self._stop_criteria(tuple(stop))
+        # One new token ends generation whatever it is: no stop string to scan the vocabulary for.
+        screen, criteria = None, self._stop_criteria(tuple(stop) if max_new > 1 else ())
         if not sampling.get("do_sample"):
             sampling.update(GREEDY)
             screen = self._greedy_screen()

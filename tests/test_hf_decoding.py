@@ -4,6 +4,7 @@ the path they replace bit for bit; the prefix-sharing path's attention over visi
 layers, to the last bits."""
 
 import mmap
+import types
 
 import pytest
 import torch
@@ -115,6 +116,17 @@ def test_onednn_linear_layers_follow_prefix_sharing_and_equal_torchs_to_the_last
     assert torch.equal(hidden[True, 1], hidden[True, threads])
     want = hidden[False, threads]
     assert torch.allclose(hidden[True, threads], want, rtol=1e-4, atol=1e-4 * float(want.abs().max()))
+
+
+def test_onednn_leaves_a_forward_something_else_installed():
+    """An accelerate hook replaces a layer's forward on the instance; switching kernels must not drop or wrap it."""
+    ours, hooked = torch.nn.Linear(4, 4), torch.nn.Linear(4, 4)
+    hook = hooked.forward = lambda hidden: hidden
+    model = types.SimpleNamespace(base_model=torch.nn.Sequential(ours, hooked))
+    use_onednn(model, on=True)
+    assert "forward" in vars(ours) and vars(hooked)["forward"] is hook
+    use_onednn(model, on=False)
+    assert "forward" not in vars(ours) and vars(hooked)["forward"] is hook
 
 
 def mapped_floats(path, count: int) -> tuple[mmap.mmap, torch.Tensor]:

@@ -31,10 +31,15 @@ def _onednn_forward(self: torch.nn.Linear, hidden: torch.Tensor) -> torch.Tensor
 
 
 def use_onednn(model, on: bool) -> None:
-    """Route the fp32 linear layers of the model's body through oneDNN (`on`) or back to torch's own."""
+    """Route the fp32 linear layers of the model's body through oneDNN (`on`) or back to torch's own. A layer
+    whose forward something else replaced (an accelerate hook) is left as it is."""
     for module in model.base_model.modules():
-        if isinstance(module, torch.nn.Linear) and module.weight.dtype == torch.float32:
-            if on:
-                module.forward = types.MethodType(_onednn_forward, module)
-            else:
-                module.__dict__.pop("forward", None)
+        if not isinstance(module, torch.nn.Linear) or module.weight.dtype != torch.float32:
+            continue
+        installed = vars(module).get("forward")
+        if installed is not None and getattr(installed, "__func__", None) is not _onednn_forward:
+            continue
+        if on:
+            module.forward = types.MethodType(_onednn_forward, module)
+        else:
+            vars(module).pop("forward", None)
